@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
+
+	"boxlab/lab/internal/gotool"
 )
 
 var busyboxCandidates = []string{"/bin/busybox", "/usr/bin/busybox"}
@@ -52,40 +53,6 @@ func listApplets(busybox string) ([]string, error) {
 	return strings.Fields(string(out)), nil
 }
 
-// labModuleDir is the lab module's source directory, two levels above this
-// file. It only exists where the lab was built from source, which is how
-// the workshop runs it (`go run`, `go test`, lab.sh). A binary built with
-// -trimpath has no absolute file name; lab.sh's BOXLAB_ROOT still tells.
-func labModuleDir() (string, error) {
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		return filepath.Join(filepath.Dir(file), "..", ".."), nil
-	}
-	if root := os.Getenv("BOXLAB_ROOT"); root != "" {
-		return filepath.Join(root, "lab"), nil
-	}
-	return "", errors.New("cannot locate the lab's source (built with -trimpath?): run it through lab.sh or set ProbeDir")
-}
-
-// findGo finds the go command even under sudo, whose PATH usually lacks
-// /usr/local/go/bin.
-func findGo() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	var candidates []string
-	if root := runtime.GOROOT(); root != "" {
-		candidates = append(candidates, filepath.Join(root, "bin", "go"))
-	}
-	candidates = append(candidates, "/usr/local/go/bin/go")
-	for _, p := range candidates {
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", errors.New("go command not found: install Go (https://go.dev/dl/) " +
-		"or put it on PATH (export PATH=$PATH:/usr/local/go/bin)")
-}
-
 // A probeBuildError means the probe's source did not compile: the fault is
 // in the probe, not in the host.
 type probeBuildError struct {
@@ -104,7 +71,7 @@ func (e *probeBuildError) Unwrap() error { return e.err }
 // image has no libc) for the architecture the image claims, and returns
 // its bytes. Go's build cache makes this cheap when nothing changed.
 func buildProbe(probeDir, out string) ([]byte, error) {
-	goCmd, err := findGo()
+	goCmd, err := gotool.Path()
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"boxlab/lab/internal/gotool"
 	"boxlab/lab/internal/labpaths"
 )
 
@@ -161,11 +162,7 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%s is not a static binary: install busybox-static (apt-get install busybox-static)", o.Busybox)
 	}
 	if o.ProbeDir == "" {
-		mod, err := labModuleDir()
-		if err != nil {
-			return o, err
-		}
-		o.ProbeDir = filepath.Join(mod, "probe")
+		o.ProbeDir = filepath.Join(gotool.LabDir(), "probe")
 	}
 	return o, nil
 }

@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"archive/tar"
+	"boxlab/lab/internal/gotool"
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
@@ -64,10 +65,8 @@ func testImage(t *testing.T) *Image {
 
 // probeDir is the real probe's package if it builds, else a stand-in.
 func probeDir(t *testing.T) string {
-	mod, err := labModuleDir()
-	require.NoError(t, err)
-	real := filepath.Join(mod, "probe")
-	_, err = buildProbe(real, filepath.Join(t.TempDir(), "probe"))
+	real := filepath.Join(gotool.LabDir(), "probe")
+	_, err := buildProbe(real, filepath.Join(t.TempDir(), "probe"))
 	var pbe *probeBuildError
 	if !errors.As(err, &pbe) {
 		require.NoError(t, err)
