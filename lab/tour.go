@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"boxlab/lab/internal/gotool"
+	"boxlab/lab/internal/labpaths"
+	"boxlab/lab/internal/rootfs"
+)
+
+func init() {
+	register(command{"tour", "the guided tour: build every stage and run it, narrated", runTour})
+}
+
+// A tourStep is one narrated moment of the tour: what to look at, and the
+// real command that shows it (run with the stage binaries on PATH).
+type tourStep struct {
+	say string
+	cmd string // a shell command line, run by /bin/sh; "" for narration only
+}
+
+// tourStages are the stages the tour knows, in order. A stage that is not
+// in the workspace yet is announced as coming.
+var tourStages = []struct {
+	dir, title string
+	steps      []tourStep
+}{
+	{"stage01-chroot", "chroot: a different root directory, and nothing else", stage01Tour},
+}
+
+var stage01Tour = []tourStep{
+	{"chroot(2) changes what / means for one process. Inside, / is the test image:",
+		"stage01-chroot run $ROOTFS ls /"},
+	{"The image's own files are what the process sees:",
+		"stage01-chroot run $ROOTFS cat /etc/os-release"},
+	{"But the host name is the host's (the UTS namespace is shared):",
+		"echo \"host: $(hostname)\"; stage01-chroot run $ROOTFS hostname"},
+	{"/proc is empty until someone mounts it; once mounted, every process of the host shows:",
+		"stage01-chroot run $ROOTFS sh -c 'ls /proc | wc -l; mount -t proc proc /proc; ps | wc -l; ps | head -4; umount /proc'"},
+	{"The network is the host's too: the same interfaces, the same ports:",
+		"stage01-chroot run $ROOTFS probe ifaces | head -4"},
+	{"And root can walk out: chroot again below the current directory, then climb with '..' (the probe does it):",
+		"stage01-chroot run $ROOTFS probe escape --check /etc/machine-id"},
+	{"escaped=true and the host's /etc/machine-id was seen: a chroot is not a container. Stage02 uses namespaces and pivot_root.", ""},
+}
+
+type tourOptions struct {
+	pause bool
+	only  []string
+}
+
+func runTour(args []string) error {
+	var o tourOptions
+	fs := pflag.NewFlagSet("tour", pflag.ContinueOnError)
+	noPause := fs.Bool("no-pause", false, "do not wait for Enter between steps (the default when stdin is not a terminal)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	o.pause = !*noPause && term.IsTerminal(int(os.Stdin.Fd()))
+	o.only = fs.Args()
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the tour runs containers and needs root: sudo ./lab.sh tour")
+	}
+	if err := ensureHostPackages(os.Stdout); err != nil {
+		return err
+	}
+	fmt.Println("== building the test image")
+	img, err := rootfs.Build(rootfs.Options{CacheDir: labpaths.CacheDir, Log: os.Stdout})
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(gotool.WorkspaceDir(), ".bin")
+	for i, st := range tourStages {
+		if !selected(st.dir, o.only) {
+			continue
+		}
+		if err := tourStage(i+1, st.dir, st.title, st.steps, bin, img.Dir, o); err != nil {
+			return err
+		}
+	}
+	fmt.Println("\nThat is every stage built so far. Next: read a stage's README.md, then 'sudo ./lab.sh test'.")
+	return nil
+}
+
+func selected(dir string, only []string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, s := range only {
+		if strings.HasPrefix(dir, s) || strings.HasPrefix(dir, "stage"+s) {
+			return true
+		}
+	}
+	return false
+}
+
+func tourStage(n int, dir, title string, steps []tourStep, bin, rootfsDir string, o tourOptions) error {
+	fmt.Printf("\n== stage %02d: %s\n", n, title)
+	if _, err := os.Stat(filepath.Join(gotool.WorkspaceDir(), dir)); err != nil {
+		fmt.Println("   (not built yet: this stage is still to come)")
+		return nil
+	}
+	if err := buildStage(dir, bin); err != nil {
+		return err
+	}
+	fmt.Printf("   (read %s/README.md alongside)\n", dir)
+	for _, s := range steps {
+		fmt.Printf("\n%s\n", s.say)
+		if s.cmd != "" {
+			tourRun(s.cmd, bin, rootfsDir)
+		}
+		waitForEnter(o.pause)
+	}
+	return nil
+}
+
+// buildStage compiles one stage's binary into dir.
+func buildStage(stage, dir string) error {
+	goCmd, err := gotool.Path()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(goCmd, "build", "-o", filepath.Join(dir, stage), ".")
+	cmd.Dir = filepath.Join(gotool.WorkspaceDir(), stage)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build %s: %v\n%s", stage, err, out)
+	}
+	return nil
+}
+
+// tourRun shows a command the way a terminal would, then runs it for real,
+// its output indented so it stands apart from the narration. A command that
+// fails is shown failing; the tour goes on.
+func tourRun(line, bin, rootfsDir string) {
+	fmt.Printf("  $ %s\n", strings.ReplaceAll(line, "$ROOTFS", rootfsDir))
+	cmd := exec.Command("/bin/sh", "-c", line)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ROOTFS="+rootfsDir)
+	out, err := cmd.StdoutPipe()
+	if err == nil {
+		cmd.Stderr = cmd.Stdout
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Printf("    (could not run: %v)\n", err)
+		return
+	}
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		fmt.Printf("    %s\n", lines.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		fmt.Printf("    (%v)\n", err)
+	}
+}
+
+func waitForEnter(pause bool) {
+	if !pause {
+		return
+	}
+	fmt.Print("  [Enter] ")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+}
