@@ -1,0 +1,43 @@
+// Command stage02-namespaces runs a command as PID 1 of new UTS, PID,
+// mount, IPC and network namespaces (and, with --userns, a user namespace),
+// with ROOTFS as its root through pivot_root(2): a real container, without
+// resource limits yet.
+//
+//	stage02-namespaces run [--hostname NAME] [--userns] [--explain] ROOTFS [CMD [ARG...]]
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const progName = "stage02-namespaces"
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(exitRuntime)
+	}
+	switch os.Args[1] {
+	case "run":
+		os.Exit(runCommand(os.Args[2:]))
+	case initCommand:
+		// The re-executed child: see init.go. It never returns.
+		containerInit(os.Args[2:])
+	case "-h", "--help", "help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n", progName, os.Args[1])
+		usage()
+		os.Exit(exitRuntime)
+	}
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
+
+Runs CMD (default /bin/sh) in new namespaces with ROOTFS as its root.
+
+flags:
+%s`, progName, runFlags(new(options)).FlagUsages())
+}
