@@ -34,6 +34,7 @@ var tourStages = []struct {
 	steps      []tourStep
 }{
 	{"stage01-chroot", "chroot: a different root directory, and nothing else", stage01Tour},
+	{"stage02-namespaces", "namespaces: its own host name, process tree, mounts, IPC, network and users", stage02Tour},
 }
 
 var stage01Tour = []tourStep{
@@ -50,6 +51,24 @@ var stage01Tour = []tourStep{
 	{"And root can walk out: chroot again below the current directory, then climb with '..' (the probe does it):",
 		"stage01-chroot run $ROOTFS probe escape --check /etc/machine-id"},
 	{"escaped=true and the host's /etc/machine-id was seen: a chroot is not a container. Stage02 uses namespaces and pivot_root.", ""},
+}
+
+var stage02Tour = []tourStep{
+	{"The runtime now clones its child into new UTS, PID, mount, IPC and network namespaces. --explain narrates each step:",
+		"stage02-namespaces run --explain --hostname demo $ROOTFS true 2>&1 | grep -v '^\\[explain\\]   '"},
+	{"Its own host name; the host's is untouched:",
+		"stage02-namespaces run --hostname demo $ROOTFS hostname; echo \"host: $(hostname)\""},
+	{"Its own process tree: the command is PID 1 and sees only its own processes:",
+		"stage02-namespaces run $ROOTFS ps"},
+	{"Each namespace is a kernel object with an inode number. The host's and the container's differ:",
+		"echo \"host:      $(readlink /proc/self/ns/pid) $(readlink /proc/self/ns/uts)\"; stage02-namespaces run $ROOTFS sh -c 'echo \"container: $(readlink /proc/self/ns/pid) $(readlink /proc/self/ns/uts)\"'"},
+	{"Its own network stack: only a loopback interface, which the runtime brought up:",
+		"stage02-namespaces run $ROOTFS probe ifaces"},
+	{"pivot_root replaced chroot and the old root was unmounted: the escape finds nothing to climb back to:",
+		"stage02-namespaces run $ROOTFS probe escape --check /etc/machine-id | grep -v ls_root"},
+	{"With --userns, root inside is an unprivileged uid outside (see uid_map):",
+		"stage02-namespaces run --userns $ROOTFS probe ids | grep -E '^(uid|uid_map)='"},
+	{"Memory, CPU and process counts are still unlimited: stage03 adds cgroups.", ""},
 }
 
 type tourOptions struct {

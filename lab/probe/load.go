@@ -152,10 +152,10 @@ func cmdFork(args []string) error {
 	debug.SetGCPercent(-1)
 
 	// Every child's stdin is the read end of this pipe; the children exit on
-	// EOF, which comes when the parent closes the write end.
+	// EOF, which comes when the parent closes the write end. O_NONBLOCK
+	// belongs to the read end, shared by all children: it makes their
+	// os.Stdin use the netpoller (see cmdHold).
 	var release [2]int
-	// O_NONBLOCK belongs to the pipe's read end, shared by all children: it
-	// makes their os.Stdin use the netpoller (see cmdHold).
 	if err := unix.Pipe2(release[:], unix.O_CLOEXEC); err != nil {
 		return fmt.Errorf("pipe: %w", err)
 	}
