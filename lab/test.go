@@ -48,7 +48,7 @@ type testOptions struct {
 func cmdTest(args []string) error {
 	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
 	fs.SetInterspersed(true)
-	strict := fs.Bool("strict", false, "count skipped tests as failures (what CI runs)")
+	strict := fs.Bool("strict", false, "count skipped tests as failures, and prove each stage's exercises and walkthrough (what CI runs)")
 	run := fs.String("run", "", "run only the tests matching `REGEX` (go test -run)")
 	bench := fs.Bool("bench", false, "also run every benchmark once (-bench . -benchtime 1x)")
 	verbose := fs.BoolP("verbose", "v", false, "stream every line of the tests' output")
@@ -78,6 +78,9 @@ func cmdTest(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *strict && *run == "" {
+		results = append(results, strictProofs(fs.Args(), os.Stdout)...)
+	}
 	title := hostTitle()
 	if *jsonFile != "" {
 		if err := writeResultsJSON(*jsonFile, title, results); err != nil {
@@ -88,6 +91,13 @@ func cmdTest(args []string) error {
 		return exitError{code}
 	}
 	return nil
+}
+
+// strictProofs is the hook of the exercise and walkthrough proofs into
+// `lab test --strict` (CI): for every selected stage, two more scoreboard
+// rows whose failures fail the run. See exercise_proofs.go.
+func strictProofs(stages []string, out io.Writer) []moduleResult {
+	return proveStages(stages, out)
 }
 
 // runTests builds, vets and tests the selected modules in workspace order,

@@ -47,6 +47,17 @@ func TestHostFileInvisible(t *testing.T) {
 	assert.Equal(t, "false", r.Facts().Get("exists"), "the host's %s is visible inside the chroot", marker)
 }
 
+// chroot(2) leaves the working directory where it was: the runtime must
+// step inside the new root, or the command starts outside its own jail.
+func TestWorkingDirectoryIsRoot(t *testing.T) {
+	labtest.RequireRoot(t)
+	cmd := labtest.Command(t, "run", labtest.Rootfs(t), "/bin/probe", "env")
+	cmd.Dir = t.TempDir() // a directory that does not exist inside the image
+	r := labtest.Wait(t, cmd)
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "/", r.Facts().Get("cwd"))
+}
+
 func TestDefaultCommandIsShell(t *testing.T) {
 	labtest.RequireRoot(t)
 	cmd := labtest.Command(t, "run", labtest.Rootfs(t))

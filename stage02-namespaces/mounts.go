@@ -15,6 +15,12 @@ import (
 // The child runs this inside its new PID namespace, and a proc mount shows
 // the PID namespace of whoever mounts it (pid_namespaces(7)): ps inside
 // sees the container's processes only, numbered from 1.
+//
+// Exercise 5: Why must /proc be mounted from inside the new PID namespace,
+// which mount flags keep it from becoming a way to run or escalate, and
+// why is /sys mounted read-only? See proc(5), pid_namespaces(7), sysfs(5)
+// and mount(2) MS_NOSUID, MS_NOEXEC, MS_NODEV, MS_RDONLY.
+// Graded by: TestPIDNamespace, TestMountsInside.
 func mountProcAndSys(root string) error {
 	proc, err := mountPoint(root, "proc")
 	if err != nil {

@@ -11,6 +11,12 @@ import (
 // a copy whose mounts may share propagation with the host's (systemd makes
 // / shared): our mounts would appear on the host, and pivot_root(2) refuses
 // a shared parent mount with EINVAL (mount_namespaces(7)).
+//
+// Exercise 2: Which propagation type keeps the container's mounts from
+// appearing on the host, and why must it apply to every mount below / as
+// well? See mount_namespaces(7) (shared subtrees), mount(2) MS_PRIVATE and
+// MS_REC, and "Step by step" in README.md.
+// Graded by: TestMountInvisibleOnHost, TestRootIsTheImage.
 func makeMountsPrivate() error {
 	return mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "", "mount --make-rprivate /")
 }
@@ -18,6 +24,11 @@ func makeMountsPrivate() error {
 // bindOntoItself turns rootfs into a mount point: pivot_root(2) wants
 // new_root to be one, and answers EINVAL for a plain directory. MS_REC
 // brings along whatever is mounted below it.
+//
+// Exercise 3: pivot_root(2) wants new_root to be a mount point: which
+// mount(2) flags turn a plain directory into one, with whatever is mounted
+// below it? See mount(2) MS_BIND and MS_REC, and pivot_root(2).
+// Graded by: TestRootIsTheImage, TestChrootEscapeFails.
 func bindOntoItself(rootfs string) error {
 	return mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "", "mount --rbind "+rootfs+" "+rootfs)
 }
@@ -32,6 +43,12 @@ func bindOntoItself(rootfs string) error {
 // it stacks the old root on top of the new one at "/", and unmounting "."
 // removes the top of that stack, the old root. Nothing is written into the
 // image, and containers sharing one rootfs cannot collide.
+//
+// Exercise 4: How does pivot_root(".", ".") swap the roots without a
+// put_old directory, how do you drop the old root while it is still busy,
+// and where must the process stand afterwards? See pivot_root(2) NOTES,
+// umount2(2) MNT_DETACH and chdir(2).
+// Graded by: TestRootIsTheImage, TestHostFileInvisible, TestChrootEscapeFails.
 func pivotRoot(rootfs string) error {
 	explain(fmt.Sprintf(`chdir(%q); pivot_root(".", ".")`, rootfs), "cd "+rootfs+" && pivot_root . .")
 	if err := unix.Chdir(rootfs); err != nil {

@@ -1,0 +1,288 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"boxlab/lab/internal/gotool"
+)
+
+const markedSource = `package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+)
+
+// enter makes dir the root. See chroot(2).
+//
+// Exercise 2: Which system call changes "/"? See
+// chroot(2).
+// Graded by: TestRoot,
+// TestEscape.
+func enter(dir string) error {
+	// why, not what
+	if err := syscall.Chroot(dir); err != nil {
+		return fmt.Errorf("chroot %s: %w", dir, err)
+	}
+	return os.Chdir("/")
+}
+
+// count has several results.
+//
+// Exercise 1: How many? See count(1).
+// Graded by: TestCount.
+func count(s string) (n int, name string, ok bool, p *int, xs []string, m map[string]int, t thing, err error) {
+	return len(s), s, true, nil, nil, nil, thing{}, nil
+}
+
+type thing struct{ a int }
+
+// flags are the flags.
+//
+// Exercise 3: Which flags? See flags(7).
+// Graded by: TestCount.
+const flags = syscall.CLONE_NEWUTS | // one
+	syscall.CLONE_NEWPID // two
+
+// (t thing) a method, not marked.
+func (t thing) upper() string { return strings.ToUpper(fmt.Sprint(t.a)) }
+`
+
+const markedTests = `package main
+
+import "testing"
+
+func TestMain(m *testing.M) { m.Run() }
+func TestRoot(t *testing.T)   {}
+func TestEscape(t *testing.T) {}
+func TestCount(t *testing.T)  {}
+func FuzzX(f *testing.F)      {}
+func helper(t *testing.T)     {}
+`
+
+func writeStage(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, text := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	return dir
+}
+
+func TestParseExercises(t *testing.T) {
+	dir := writeStage(t, map[string]string{"root.go": markedSource, "x_test.go": markedTests})
+	exs, err := parseExercises(dir)
+	require.NoError(t, err)
+	require.Len(t, exs, 3)
+	assert.Equal(t, 1, exs[0].Num)
+	assert.Equal(t, "count", exs[0].Func)
+	assert.Equal(t, "0, \"\", false, nil, nil, nil, *new(thing), ", exs[0].zeros)
+	assert.Equal(t, "enter", exs[1].Func)
+	assert.Equal(t, "root.go", exs[1].File)
+	assert.Equal(t, `Which system call changes "/"? See chroot(2).`, exs[1].Hint)
+	assert.Equal(t, []string{"TestRoot", "TestEscape"}, exs[1].Tests)
+	assert.Equal(t, "flags", exs[2].Func)
+	assert.Equal(t, "0", exs[2].constZero)
+
+	tests, err := graderTests(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"TestRoot", "TestEscape", "TestCount", "FuzzX"}, tests)
+
+	sol, err := solutionText(dir, exs, "enter")
+	require.NoError(t, err)
+	assert.Contains(t, sol, "// exercise 2: enter, root.go:16\n// it uses the imports \"fmt\", \"os\", \"syscall\"\n\n// enter makes dir the root.")
+	assert.Contains(t, sol, "return os.Chdir(\"/\")\n}\n")
+	sol, err = solutionText(dir, exs, "Exercise 3")
+	require.NoError(t, err)
+	assert.Contains(t, sol, "syscall.CLONE_NEWPID // two\n")
+	_, err = solutionText(dir, exs, "9")
+	assert.ErrorContains(t, err, "the exercises are 1 (count), 2 (enter), 3 (flags)")
+}
+
+func TestParseExercisesRejects(t *testing.T) {
+	cases := []struct{ name, src, want string }{
+		{"no error result", "package main\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nfunc f() int { return 1 }\n", "last result must be error"},
+		{"no result", "package main\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nfunc f() {}\n", "must return an error"},
+		{"no tests", "package main\n\n// Exercise 1: Why?\nfunc f() error { return nil }\n", "Graded by"},
+		{"unknown test", "package main\n\n// Exercise 1: Why?\n// Graded by: TestNope.\nfunc f() error { return nil }\n", "TestNope, which is not a test"},
+		{"no hint", "package main\n\n// Exercise 1:\n// Graded by: TestRoot.\nfunc f() error { return nil }\n", "no hint"},
+		{"misplaced", "package main\n\nfunc f() error {\n\t// Exercise 1: Why?\n\t// Graded by: TestRoot.\n\treturn nil\n}\n", "must be in the doc comment"},
+		{"gap", "package main\n\n// Exercise 2: Why?\n// Graded by: TestRoot.\nfunc f() error { return nil }\n", "numbered 1, 2, 3"},
+		{"twice", "package main\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nfunc f() error { return nil }\n\n// Exercise 1: How?\n// Graded by: TestRoot.\nfunc g() error { return nil }\n", "numbered 1, 2, 3"},
+		{"const group", "package main\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nconst (\n\ta = 1\n\tb = 2\n)\n", "one constant"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeStage(t, map[string]string{"a.go": c.src, "x_test.go": markedTests})
+			_, err := parseExercises(dir)
+			assert.ErrorContains(t, err, c.want)
+		})
+	}
+}
+
+func TestStubSource(t *testing.T) {
+	exs, err := parseFileExercises("root.go", []byte(markedSource))
+	require.NoError(t, err)
+	out, err := stubSource("root.go", []byte(markedSource), exs)
+	require.NoError(t, err)
+	got := string(out)
+	assert.Contains(t, got, "// Exercise 2: Which system call changes \"/\"? See\n// chroot(2).\n", "the hint stays")
+	assert.Contains(t, got, `return fmt.Errorf("TODO(exercise 2): write enter in root.go")`)
+	assert.Contains(t, got, `return 0, "", false, nil, nil, nil, *new(thing), fmt.Errorf("TODO(exercise 1): write count in root.go")`)
+	assert.Contains(t, got, "const flags = 0 // TODO(exercise 3)")
+	assert.NotContains(t, got, "// two", "the comment after the value goes with it")
+	assert.NotContains(t, got, "syscall.Chroot")
+	assert.NotContains(t, got, `"syscall"`, "an import the stubs no longer use is dropped")
+	assert.NotContains(t, got, `"os"`)
+	assert.Contains(t, got, `"strings"`, "an import still used stays")
+	assert.NotContains(t, got, "// why, not what", "comments inside the body go with it")
+
+	// Only one: the others stay as they are.
+	var enter []exercise
+	for _, e := range exs {
+		if e.Func == "enter" {
+			enter = append(enter, e)
+		}
+	}
+	one, err := stubSource("root.go", []byte(markedSource), enter)
+	require.NoError(t, err)
+	assert.Contains(t, string(one), "return len(s), s, true")
+	assert.Contains(t, string(one), `"syscall"`, "still used by the const")
+}
+
+// A stub of a file that does not import fmt gets it; one that stubs only a
+// const does not.
+func TestStubSourceImports(t *testing.T) {
+	src := "package main\n\nimport \"os\"\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nfunc f() error { return os.Chdir(\"/\") }\n"
+	exs, err := parseFileExercises("a.go", []byte(src))
+	require.NoError(t, err)
+	out, err := stubSource("a.go", []byte(src), exs)
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "import \"fmt\"")
+	assert.NotContains(t, string(out), "\"os\"")
+
+	src = "package main\n\nimport (\n\t\"os\"\n\t\"syscall\"\n)\n\n// Exercise 1: Why?\n// Graded by: TestRoot.\nconst x = syscall.CLONE_NEWNS\n\nvar _ = os.Args\n"
+	exs, err = parseFileExercises("a.go", []byte(src))
+	require.NoError(t, err)
+	out, err = stubSource("a.go", []byte(src), exs)
+	require.NoError(t, err)
+	assert.NotContains(t, string(out), "fmt")
+	assert.NotContains(t, string(out), "syscall")
+	assert.Contains(t, string(out), "\"os\"")
+}
+
+// The stubbed source compiles and vets clean in a module of its own, and
+// running it prints the TODO error.
+func TestStubCompiles(t *testing.T) {
+	goBin, err := gotool.Path()
+	if err != nil {
+		t.Skip(err)
+	}
+	src := markedSource + `
+func main() {
+	if _, _, _, _, _, _, _, err := count("x"); err != nil {
+		fmt.Println(err)
+	}
+	if err := enter("/nowhere"); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println(flags, thing{}.upper())
+}
+`
+	exs, err := parseFileExercises("root.go", []byte(src))
+	require.NoError(t, err)
+	out, err := stubSource("root.go", []byte(src), exs)
+	require.NoError(t, err)
+	dir := writeStage(t, map[string]string{"root.go": string(out), "go.mod": "module stubtest\n\ngo 1.26.0\n"})
+	for _, args := range [][]string{{"vet", "."}, {"run", "."}} {
+		cmd := exec.Command(goBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-buildvcs=false")
+		b, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go %s:\n%s\n--- source\n%s", args[0], b, out)
+		if args[0] == "run" {
+			assert.Equal(t, "TODO(exercise 1): write count in root.go\nTODO(exercise 2): write enter in root.go\n0 0\n", string(b))
+		}
+	}
+}
+
+func TestImportName(t *testing.T) {
+	for path, want := range map[string]string{
+		"fmt": "fmt", "golang.org/x/sys/unix": "unix", "gopkg.in/yaml.v3": "yaml",
+		"github.com/mattn/go-shellwords": "shellwords", "github.com/x/y/v2": "y",
+	} {
+		assert.Equal(t, want, importName(path), path)
+	}
+}
+
+func TestAbsoluteLabReplace(t *testing.T) {
+	in := "module boxlab/stage01\n\nreplace boxlab/lab => ../lab\n\nrequire x v1\n"
+	out, err := absoluteLabReplace([]byte(in), "/src/boxlab/lab")
+	require.NoError(t, err)
+	assert.Equal(t, "module boxlab/stage01\n\nreplace boxlab/lab => /src/boxlab/lab\n\nrequire x v1\n", string(out))
+
+	in = "replace (\n\tboxlab/lab => ../lab\n\tother => ./o\n)\n"
+	out, err = absoluteLabReplace([]byte(in), "/l")
+	require.NoError(t, err)
+	assert.Equal(t, "replace (\n\tboxlab/lab => /l\n\tother => ./o\n)\n", string(out))
+
+	_, err = absoluteLabReplace([]byte("module m\n"), "/l")
+	assert.Error(t, err)
+}
+
+func TestWriteStageCopyAndExerciseDir(t *testing.T) {
+	src := writeStage(t, map[string]string{
+		"root.go": markedSource, "x_test.go": markedTests, "README.md": "# s\n",
+		"go.mod": "module boxlab/stagexx\n\nreplace boxlab/lab => ../lab\n",
+	})
+	require.NoError(t, os.WriteFile(filepath.Join(src, filepath.Base(src)), []byte("binary"), 0o755))
+	exs, err := parseExercises(src)
+	require.NoError(t, err)
+	dst := filepath.Join(t.TempDir(), "copy")
+	require.NoError(t, prepareExerciseDir(dst, false))
+	require.NoError(t, writeStageCopy(src, dst, copyOptions{labDir: "/abs/lab", exs: exs, stub: map[int]bool{2: true}}))
+	b, err := os.ReadFile(filepath.Join(dst, "root.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "TODO(exercise 2)")
+	assert.NotContains(t, string(b), "TODO(exercise 1)")
+	b, err = os.ReadFile(filepath.Join(dst, "go.mod"))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "replace boxlab/lab => /abs/lab\n")
+	_, err = os.Stat(filepath.Join(dst, filepath.Base(src)))
+	assert.True(t, os.IsNotExist(err), "the built binary is not copied")
+	assert.FileExists(t, filepath.Join(dst, "README.md"))
+	assert.Equal(t, map[int]bool{2: true}, todoExercises(dst, exs))
+
+	// A second run: refused without --force, and --force only ever
+	// replaces a directory that lab exercise wrote.
+	assert.ErrorContains(t, prepareExerciseDir(dst, true), "not written by 'lab exercise'")
+	require.NoError(t, os.WriteFile(filepath.Join(dst, exerciseStamp), []byte("stagexx\n"), 0o644))
+	assert.ErrorContains(t, prepareExerciseDir(dst, false), "--force")
+	require.NoError(t, prepareExerciseDir(dst, true))
+	entries, err := os.ReadDir(dst)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+func TestExerciseListAndReadme(t *testing.T) {
+	exs := []exercise{{Num: 1, Func: "enterRoot", File: "chroot.go", Hint: "Which call?", Tests: []string{"TestA", "TestB"}}}
+	list := exerciseListMarkdown("stage01-chroot", exs)
+	assert.Equal(t, "1. `enterRoot` in `chroot.go`: Which call? (graded by `TestA`, `TestB`)\n", list)
+
+	md := "# S\n\n## Exercises\n\nIntro.\n\n1. `enterRoot` in `chroot.go`: Which\n   call? (graded by `TestA`, `TestB`)\n\nAfter.\n\n## Next\n"
+	assert.NoError(t, checkReadmeExercises([]byte(md), "stage01-chroot", exs))
+	bad := strings.Replace(md, "Which\n", "What\n", 1)
+	assert.ErrorContains(t, checkReadmeExercises([]byte(bad), "stage01-chroot", exs), "exercise 1 differs")
+	assert.ErrorContains(t, checkReadmeExercises([]byte("# S\n"), "s", exs), "no \"## Exercises\" section")
+	two := append(exs, exercise{Num: 2, Func: "f", File: "f.go", Hint: "Why?", Tests: []string{"TestC"}})
+	assert.ErrorContains(t, checkReadmeExercises([]byte(md), "s", two), "lists 1 exercises, the code marks 2")
+}
