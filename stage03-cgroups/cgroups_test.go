@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"boxlab/lab/labtest"
 )
 
 // hybridMountinfo is this lab's Debian 12 host: v1 controllers, cpu and
@@ -397,4 +399,21 @@ func TestRecord(t *testing.T) {
 		assert.Error(t, checkName(bad), "%q", bad)
 	}
 	assert.NoError(t, checkName(generatedHostname()), "a generated id is a valid name")
+}
+
+// A cgroup that cannot be made must not leave the name's record behind,
+// nor panic on the way out (a half-made container is cleaned up).
+func TestNewContainerUndoesOnFailure(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the record lives in /run/boxlab")
+	}
+	labtest.CheckLeftovers(t)
+	root := filepath.Join(t.TempDir(), "cgroupfs")
+	require.NoError(t, os.WriteFile(root, nil, 0o644)) // a file: no cgroup can be made below it
+	l := &layout{mode: "v2", unified: root, controllers: map[string]bool{"memory": true}}
+	name := "undo-" + generatedHostname()
+	_, err := newContainer(&options{name: name, layout: l, rootfs: "/", command: []string{"true"}})
+	require.Error(t, err)
+	_, statErr := os.Stat(recordDir(name))
+	assert.True(t, os.IsNotExist(statErr), "record %s left behind", recordDir(name))
 }

@@ -40,9 +40,12 @@ func newContainer(o *options) (c *container, err error) {
 	}
 	c.rec = &record{Name: o.name, Rootfs: o.rootfs, Command: o.command, Created: time.Now().UTC(),
 		Limits: limitsRecord(o.limits)}
+	// The named result c is nil by the time an error return reaches this
+	// defer: clean up the container made here, not the result.
+	made := c
 	defer func() {
 		if err != nil {
-			c.cleanup()
+			made.cleanup()
 		}
 	}()
 	cg := newCgroup(o.layout, o.name)
