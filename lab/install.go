@@ -123,10 +123,13 @@ func commandPresent(name string) func() (bool, string) {
 	}
 }
 
-// missingHostPackages returns the packages whose check fails.
-func missingHostPackages() []hostPackage {
+// missingHostPackages returns the lab's packages whose check fails.
+func missingHostPackages() []hostPackage { return missingOf(hostPackages) }
+
+// missingOf returns the packages of pkgs whose check fails.
+func missingOf(pkgs []hostPackage) []hostPackage {
 	var missing []hostPackage
-	for _, p := range hostPackages {
+	for _, p := range pkgs {
 		if ok, _ := p.present(); !ok {
 			missing = append(missing, p)
 		}
@@ -147,8 +150,14 @@ var runningAsRoot = isRoot
 
 // ensureHostPackages installs whatever of hostPackages is missing, with
 // apt-get, and prints nothing when all of it is already there.
-func ensureHostPackages(w io.Writer) error {
-	missing := missingHostPackages()
+func ensureHostPackages(w io.Writer) error { return ensurePackages(w, hostPackages) }
+
+// ensurePackages installs whatever of pkgs is missing: apt-get install of
+// the missing ones, with an apt-get update first when apt knows no version
+// of one of them, or after an install that failed on stale package lists.
+// It prints nothing when all of them are there.
+func ensurePackages(w io.Writer, pkgs []hostPackage) error {
+	missing := missingOf(pkgs)
 	if len(missing) == 0 {
 		return nil
 	}
@@ -187,7 +196,7 @@ func ensureHostPackages(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if still := missingHostPackages(); len(still) > 0 {
+	if still := missingOf(pkgs); len(still) > 0 {
 		return fmt.Errorf("apt-get installed %s but the lab still cannot find: %s",
 			strings.Join(names, " "), strings.Join(debNames(still), " "))
 	}

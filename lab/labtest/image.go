@@ -27,6 +27,9 @@ var (
 // without busybox-static skips the test with the reason.
 func TestImage(t testing.TB) *Image {
 	t.Helper()
+	if dir := os.Getenv(ImageDirEnv); dir != "" { // prebuilt: see prebuilt.go
+		return prebuiltImage(t, dir)
+	}
 	imageOnce.Do(func() {
 		opts := rootfs.Options{CacheDir: labpaths.CacheDir}
 		if os.Geteuid() != 0 {

@@ -32,6 +32,9 @@ func Main(m *testing.M) {
 }
 
 func mainCode(m *testing.M) int {
+	if path := os.Getenv(StageBinaryEnv); path != "" { // prebuilt: see prebuilt.go
+		return mainPrebuilt(m, path)
+	}
 	dir, err := os.MkdirTemp("", "labtest-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "labtest:", err)

@@ -1,0 +1,564 @@
+package main
+
+// lab vm test: run the stages' tests in a throwaway VM whose kernel mounts
+// only the unified cgroup v2 hierarchy, the layout of the students' Ubuntu
+// 24.04 VMs, whatever layout this host has. CI runs it after `lab test`.
+//
+// How it works (details in internal/vm):
+//  1. Debian's kernel package is downloaded with apt-get download into the
+//     cache and unpacked: vmlinuz, modules.dep, the modules the stages need.
+//  2. Everything the guest runs is compiled here, static: each stage's test
+//     binaries (go test -c), its stage binary, test2json. The test image is
+//     the one `lab rootfs` builds.
+//  3. An initramfs (newc cpio, gzip) is written with busybox, the modules,
+//     those binaries, the stages' sources (the tests' working directories)
+//     and the image, plus a two-stage init.
+//  4. qemu boots it (KVM when it works, else TCG) with no network device.
+//     The init copies itself into a tmpfs and switch_roots there (the
+//     initramfs itself cannot be pivot_root'ed away from), mounts cgroup2
+//     like systemd, enables every controller in the root, loads the modules
+//     and runs each test binary through test2json, writing the events to
+//     the second serial port; the first is the console.
+//  5. Those events go through lab test's own parser into the same
+//     scoreboard, titled "cgroup v2 (VM)", where --strict counts skips as
+//     failures. The VM is killed at the timeout (its console's tail shown),
+//     and its files are removed at the end, pass or fail.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"boxlab/lab/internal/gotool"
+	"boxlab/lab/internal/labpaths"
+	"boxlab/lab/internal/rootfs"
+	"boxlab/lab/internal/vm"
+)
+
+func init() {
+	register(command{
+		name:    "vm",
+		summary: "run the stages' tests in a throwaway cgroup v2 VM (qemu): lab vm test",
+		run:     cmdVM,
+	})
+}
+
+// vmTitle is the scoreboard's title for the VM pass.
+const vmTitle = "cgroup v2 (VM)"
+
+// vmOptions says what runVMTests runs and how.
+type vmOptions struct {
+	Stages   []string // as for lab test; only stages, never the lab itself
+	Run      string   // -test.run REGEX
+	Verbose  bool     // stream the console and every line of the tests
+	Out      io.Writer
+	Timeout  time.Duration // the whole VM run, boot to power-off
+	Accel    string        // auto, kvm, tcg
+	CPUs     int
+	MemoryMB int
+	// SkipHostPackages leaves out installing busybox-static and qemu.
+	SkipHostPackages bool
+}
+
+// testTimeout is each test binary's -test.timeout: go test's default of
+// ten minutes, and never more than the whole run.
+func (o vmOptions) testTimeout() time.Duration {
+	return min(10*time.Minute, o.Timeout)
+}
+
+func cmdVM(args []string) error {
+	usage := func() {
+		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [flags]   run the stages' tests in a cgroup v2 VM")
+		fmt.Fprintln(os.Stderr, "       lab vm kernel                    download and unpack the VM's kernel only")
+		fmt.Fprintln(os.Stderr, "       lab vm report [--strict] FILE... the scoreboards of several --json runs, one closing line")
+		fmt.Fprintln(os.Stderr, "\nRun 'lab vm test --help' for the flags.")
+	}
+	if len(args) == 0 {
+		usage()
+		return exitError{2}
+	}
+	switch args[0] {
+	case "test":
+		return cmdVMTest(args[1:])
+	case "kernel":
+		return cmdVMKernel(args[1:])
+	case "report":
+		return cmdVMReport(args[1:])
+	case "-h", "--help", "help":
+		usage()
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "lab vm: unknown subcommand %q\n\n", args[0])
+	usage()
+	return exitError{2}
+}
+
+func cmdVMTest(args []string) error {
+	fs := pflag.NewFlagSet("vm test", pflag.ContinueOnError)
+	fs.SetInterspersed(true)
+	strict := fs.Bool("strict", false, "count skipped tests as failures (what CI runs)")
+	run := fs.String("run", "", "run only the tests matching `REGEX` (-test.run)")
+	verbose := fs.BoolP("verbose", "v", false, "stream the VM's console and every line of the tests' output")
+	jsonFile := fs.String("json", "", "also write the results to `FILE` as JSON")
+	timeout := fs.Duration("timeout", 40*time.Minute, "stop the VM after `DURATION`, boot to power-off")
+	accel := fs.String("accel", "auto", "qemu accelerator: auto (KVM if it works, else tcg), kvm or tcg")
+	cpus := fs.Int("cpus", min(runtime.NumCPU(), 4), "the VM's CPUs")
+	memory := fs.Int("memory", 2048, "the VM's memory in `MiB`")
+	fs.Usage = func() {
+		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [--strict] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]")
+		fmt.Fprintln(os.Stderr, "\nBoots a throwaway qemu VM on Debian's kernel with the unified cgroup v2")
+		fmt.Fprintln(os.Stderr, "hierarchy, runs each stage's tests in it (default: every stage of go.work)")
+		fmt.Fprintln(os.Stderr, "and prints the scoreboard. It counts tests only: `lab test` builds and vets.")
+		fmt.Fprintln(os.Stderr, "\nflags:")
+		fmt.Fprint(os.Stderr, fs.FlagUsages())
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "lab vm test: %v\n", err)
+		fs.Usage()
+		return exitError{2}
+	}
+	if *timeout <= 0 || *cpus < 1 || *memory < 256 {
+		fmt.Fprintln(os.Stderr, "lab vm test: --timeout must be positive, --cpus at least 1, --memory at least 256")
+		return exitError{2}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	results, err := runVMTests(ctx, vmOptions{
+		Stages: fs.Args(), Run: *run, Verbose: *verbose, Out: os.Stdout,
+		Timeout: *timeout, Accel: *accel, CPUs: *cpus, MemoryMB: *memory,
+	})
+	if err != nil {
+		return err
+	}
+	if *jsonFile != "" {
+		if err := writeResultsJSON(*jsonFile, vmTitle, results); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(os.Stdout, "\n(the VM pass counts tests only: go build and go vet are checked by the host pass, 'lab test')")
+	if code := report(os.Stdout, vmTitle, results, *strict); code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+func cmdVMKernel(args []string) error {
+	if len(args) > 0 {
+		fmt.Fprintln(os.Stderr, "usage: lab vm kernel")
+		return exitError{2}
+	}
+	k, err := prepareVMKernel(context.Background(), filepath.Join(vmCacheDir(), "vm"), os.Stdout)
+	if err != nil {
+		return err
+	}
+	if k.Note != "" {
+		fmt.Printf("warning: %s\n", k.Note)
+	}
+	load, inKernel, err := k.Modules(context.Background(), k.Deb, vm.GuestModules)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("kernel %s (%s %s, %s .deb)\n  %s\n", k.Release, k.Package.Name, k.Package.Version, mib(k.DebBytes), k.Vmlinuz)
+	fmt.Printf("modules to load, in order: %s\n", strings.Join(load, " "))
+	if len(inKernel) > 0 {
+		fmt.Printf("built in: %s\n", strings.Join(inKernel, " "))
+	}
+	return nil
+}
+
+// cmdVMReport prints the scoreboards of several runs saved with --json
+// (CI: the host pass and the VM pass) and one closing line for all of
+// them, so that the last line says whether everything passed. A file that
+// is missing or unreadable (its pass never finished) counts as a failure.
+func cmdVMReport(args []string) error {
+	fs := pflag.NewFlagSet("vm report", pflag.ContinueOnError)
+	strict := fs.Bool("strict", false, "count skipped tests as failures")
+	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "usage: lab vm report [--strict] FILE...")
+		return exitError{2}
+	}
+	code := printReports(os.Stdout, fs.Args(), *strict)
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// printReports is cmdVMReport's output; it returns the exit status.
+func printReports(w io.Writer, files []string, strict bool) int {
+	var all []moduleResult
+	for _, f := range files {
+		fmt.Fprintln(w)
+		rf, err := readResultsJSON(f)
+		if err != nil {
+			fmt.Fprintf(w, "%s: %v: that pass did not finish\n", f, err)
+			all = append(all, moduleResult{Module: f, Failed: 1})
+			continue
+		}
+		printScoreboard(w, rf.Title, rf.Modules)
+		all = append(all, rf.Modules...)
+	}
+	t := sumResults(all)
+	fmt.Fprintf(w, "\nall passes (%d):\n%s\n", len(files), closingLine(all))
+	if t.Failed > 0 || (strict && t.Skipped > 0) {
+		return 1
+	}
+	return 0
+}
+
+// vmCacheDir is where the VM's kernel and the test image are cached: the
+// lab's cache as root, the user's otherwise (as labtest does).
+func vmCacheDir() string {
+	if isRoot() {
+		return labpaths.CacheDir
+	}
+	if dir, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(dir, "boxlab")
+	}
+	return filepath.Join(os.TempDir(), "boxlab-cache")
+}
+
+// stageModules keeps the stages: the VM runs no tests of the lab itself.
+func stageModules(all []module) []module {
+	var out []module
+	for _, m := range all {
+		if strings.HasPrefix(m.Name, "stage") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// vmTiming is where the time of a VM pass went.
+type vmTiming struct {
+	kernel, build, initramfs, boot, tests, poweroff, total time.Duration
+}
+
+func (t vmTiming) String() string {
+	r := func(d time.Duration) string { return d.Round(100 * time.Millisecond).String() }
+	return fmt.Sprintf("kernel %s, build %s, initramfs %s, boot %s, tests %s, power-off %s; total %s",
+		r(t.kernel), r(t.build), r(t.initramfs), r(t.boot), r(t.tests), r(t.poweroff), r(t.total))
+}
+
+// runVMTests prepares, boots and reads one VM pass. The error is for a
+// pass that could not start (no qemu, no kernel, a bad stage name); test
+// failures, a guest that fails to set up or a timeout are in the results.
+func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
+	out := opts.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	started := time.Now()
+	var timing vmTiming
+
+	root, err := workspaceRoot()
+	if err != nil {
+		return nil, err
+	}
+	all, err := workspaceModules(root)
+	if err != nil {
+		return nil, err
+	}
+	stages := stageModules(all)
+	if len(stages) == 0 {
+		return nil, errors.New("go.work lists no stage: nothing to run in the VM")
+	}
+	mods, err := selectModules(stages, opts.Stages)
+	if err != nil {
+		return nil, fmt.Errorf("%w (the VM runs the stages' tests only; the lab's own tests run on the host: lab test lab)", err)
+	}
+	if !opts.SkipHostPackages {
+		if err := ensureHostPackages(out); err != nil {
+			fmt.Fprintf(out, "warning: %v\n", err)
+		}
+		if err := ensureVMPackages(out); err != nil {
+			return nil, err
+		}
+	}
+	qemu, ok := lookCommand("qemu-system-x86_64")
+	if !ok {
+		return nil, errors.New("qemu-system-x86_64 not found: install qemu-system-x86 (as root, 'lab vm test' installs it)")
+	}
+	busybox, err := hostBusybox()
+	if err != nil {
+		return nil, err
+	}
+	goBin, err := gotool.Path()
+	if err != nil {
+		return nil, err
+	}
+	g := goRunner{bin: goBin, root: root}
+	cacheDir := vmCacheDir()
+	runDir, err := os.MkdirTemp("", "boxlab-vm-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(runDir)
+
+	// 1. The kernel.
+	fmt.Fprintln(out, "== VM: prepare")
+	t0 := time.Now()
+	kernel, err := prepareVMKernel(ctx, filepath.Join(cacheDir, "vm"), out)
+	if err != nil {
+		return nil, fmt.Errorf("the VM's kernel: %w", err)
+	}
+	if kernel.Note != "" {
+		fmt.Fprintf(out, "warning: %s\n", kernel.Note)
+	}
+	modFiles, inKernel, err := kernel.Modules(ctx, kernel.Deb, vm.GuestModules)
+	if err != nil {
+		return nil, err
+	}
+	timing.kernel = time.Since(t0)
+	fetched := "cached"
+	if kernel.Download > 0 {
+		fetched = fmt.Sprintf("downloaded in %s", kernel.Download.Round(100*time.Millisecond))
+	}
+	fmt.Fprintf(out, "  kernel: %s (%s %s, %s .deb, %s)\n", kernel.Release, kernel.Package.Name,
+		kernel.Package.Version, mib(kernel.DebBytes), fetched)
+	fmt.Fprintf(out, "  modules: %d to load", len(modFiles))
+	if len(inKernel) > 0 {
+		fmt.Fprintf(out, "; built in: %s", strings.Join(inKernel, " "))
+	}
+	fmt.Fprintln(out)
+
+	accel, err := vm.DetectAccel(ctx, qemu, opts.Accel, runDir)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(out, "  accelerator: %s\n", accel)
+
+	// 2. What the guest runs.
+	t0 = time.Now()
+	img, err := rootfs.Build(rootfs.Options{CacheDir: cacheDir})
+	if err != nil {
+		return nil, fmt.Errorf("build the test image: %w", err)
+	}
+	test2json, err := g.buildTest2JSON(runDir)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		built    []vmStage
+		planned  []module
+		failures = map[string]moduleResult{}
+	)
+	for _, m := range mods {
+		st, lines, err := g.buildVMStage(m, filepath.Join(runDir, "build", m.Name))
+		if err != nil {
+			res := moduleResult{Module: m.Name, Failed: 1,
+				Failures: []outcome{{Name: err.Error() + " [build for the VM failed]", Output: tail(lines, tailLines)}}}
+			failures[m.Name] = res
+			fmt.Fprintf(out, "  FAIL %s: %s\n", m.Name, err)
+			printIndented(out, tail(lines, tailLines))
+			continue
+		}
+		what := fmt.Sprintf("%d %s", len(st.packages), plural(len(st.packages), "test binary", "test binaries"))
+		if st.stageBinary != "" {
+			what += " and the stage binary"
+		}
+		fmt.Fprintf(out, "  built %s: %s\n", m.Name, what)
+		built = append(built, st)
+		planned = append(planned, m)
+	}
+	timing.build = time.Since(t0)
+
+	// 3. The initramfs.
+	t0 = time.Now()
+	applets, err := busyboxApplets(busybox)
+	if err != nil {
+		return nil, err
+	}
+	ir := &initramfs{busybox: busybox, applets: applets, kernel: kernel, modules: modFiles,
+		test2j: test2json, stages: built, root: root, imageDir: filepath.Dir(img.Dir),
+		plan: guestPlan(kernel.Release, modFiles, built, root, opts)}
+	initrd := filepath.Join(runDir, "initramfs.cpio.gz")
+	f, err := os.Create(initrd)
+	if err != nil {
+		return nil, err
+	}
+	rawSize, err := ir.write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("write the initramfs: %w", err)
+	}
+	// The binaries are in the initramfs now: free the disk early.
+	_ = os.RemoveAll(filepath.Join(runDir, "build"))
+	timing.initramfs = time.Since(t0)
+	gzSize := int64(0)
+	if st, err := os.Stat(initrd); err == nil {
+		gzSize = st.Size()
+	}
+	fmt.Fprintf(out, "  initramfs: %s (%s gzip) in %s\n", mib(rawSize), mib(gzSize), timing.initramfs.Round(100*time.Millisecond))
+
+	// 4. Boot and read.
+	machine := vm.Machine{Qemu: qemu, Accel: accel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
+		Kernel: kernel.Vmlinuz, Initrd: initrd, Append: vm.KernelCmdline, Dir: runDir}
+	fmt.Fprintf(out, "== VM: boot (%d CPUs, %d MiB, timeout %s)\n", opts.CPUs, opts.MemoryMB, opts.Timeout)
+	if len(planned) == 0 {
+		fmt.Fprintln(out, "  nothing to run: no stage built")
+		return mergeVMResults(mods, failures, nil), nil
+	}
+	collector := newVMCollector(out, opts.Verbose, planned)
+	console := newConsoleTail(out, opts.Verbose, tailLines)
+	bootStart := time.Now()
+	outcome, err := machine.Run(ctx, opts.Timeout, console, func(r io.Reader) {
+		if err := vm.ReadResults(r, collector); err != nil {
+			collector.Output([]byte("results channel: " + err.Error()))
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	console.flush()
+	end := bootStart.Add(outcome.Elapsed)
+	switch {
+	case collector.booted.IsZero():
+		timing.boot = outcome.Elapsed
+	case collector.finished.IsZero():
+		timing.boot = collector.booted.Sub(bootStart)
+		timing.tests = end.Sub(collector.booted)
+	default:
+		timing.boot = collector.booted.Sub(bootStart)
+		timing.tests = collector.finished.Sub(collector.booted)
+		timing.poweroff = end.Sub(collector.finished)
+	}
+
+	reason := ""
+	switch {
+	case outcome.TimedOut:
+		reason = fmt.Sprintf("timeout: the VM was still running after %s (--timeout)", opts.Timeout)
+	case outcome.Canceled:
+		reason = "interrupted: the VM was stopped"
+	case !collector.done:
+		reason = fmt.Sprintf("the VM stopped before the end of the tests (qemu exit status %d)", outcome.ExitCode)
+	}
+	results := collector.finish(reason)
+	if reason != "" || outcome.ExitCode != 0 {
+		fmt.Fprintf(out, "\nVM: %s\n", firstNonEmpty(reason, fmt.Sprintf("qemu exited with status %d", outcome.ExitCode)))
+		if outcome.Stderr != "" {
+			fmt.Fprintln(out, "qemu said:")
+			printIndented(out, tail(splitLines(outcome.Stderr), tailLines))
+		}
+		fmt.Fprintf(out, "console tail (last %d lines):\n", tailLines)
+		if lines := console.lines(); len(lines) > 0 {
+			printIndented(out, lines)
+		} else {
+			fmt.Fprintln(out, "    (nothing: qemu stopped before the kernel printed anything)")
+		}
+	}
+	timing.total = time.Since(started)
+	fmt.Fprintf(out, "\nVM timing: %s\n", timing)
+	return mergeVMResults(mods, failures, results), nil
+}
+
+// mergeVMResults puts the modules that did not build back among those the
+// VM ran, in workspace order.
+func mergeVMResults(mods []module, failed map[string]moduleResult, ran []moduleResult) []moduleResult {
+	byName := map[string]moduleResult{}
+	for _, r := range ran {
+		byName[r.Module] = r
+	}
+	var out []moduleResult
+	for _, m := range mods {
+		if r, ok := failed[m.Name]; ok {
+			out = append(out, r)
+		} else if r, ok := byName[m.Name]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// hostBusybox is the host's static busybox, which becomes the guest's
+// userland (as it is the test image's).
+func hostBusybox() (string, error) {
+	for _, p := range busyboxCandidates {
+		if ok, err := isStaticELF(p); err == nil && ok {
+			return p, nil
+		}
+	}
+	_, why := staticBusybox()
+	return "", fmt.Errorf("no static busybox (%s): install busybox-static", why)
+}
+
+// consoleTail keeps the last lines of the VM's console for when something
+// goes wrong, and with verbose streams every line as it comes.
+type consoleTail struct {
+	mu      sync.Mutex
+	out     io.Writer
+	verbose bool
+	max     int
+	partial []byte
+	last    []string
+}
+
+func newConsoleTail(out io.Writer, verbose bool, max int) *consoleTail {
+	return &consoleTail{out: out, verbose: verbose, max: max}
+}
+
+func (c *consoleTail) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.partial = append(c.partial, p...)
+	for {
+		i := strings.IndexByte(string(c.partial), '\n')
+		if i < 0 {
+			break
+		}
+		c.push(strings.TrimRight(string(c.partial[:i]), "\r"))
+		c.partial = c.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (c *consoleTail) push(line string) {
+	if c.verbose {
+		fmt.Fprintf(c.out, "  console| %s\n", line)
+	}
+	c.last = append(c.last, line)
+	if len(c.last) > c.max {
+		c.last = c.last[len(c.last)-c.max:]
+	}
+}
+
+// flush keeps a last line that had no newline.
+func (c *consoleTail) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.partial) > 0 {
+		c.push(strings.TrimRight(string(c.partial), "\r"))
+		c.partial = nil
+	}
+}
+
+func (c *consoleTail) lines() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.last...)
+}
