@@ -35,6 +35,7 @@ var tourStages = []struct {
 }{
 	{"stage01-chroot", "chroot: a different root directory, and nothing else", stage01Tour},
 	{"stage02-namespaces", "namespaces: its own host name, process tree, mounts, IPC, network and users", stage02Tour},
+	{"stage03-cgroups", "cgroups: limits, accounting and control of what the container uses", stage03Tour},
 }
 
 var stage01Tour = []tourStep{
@@ -69,6 +70,22 @@ var stage02Tour = []tourStep{
 	{"With --userns, root inside is an unprivileged uid outside (see uid_map):",
 		"stage02-namespaces run --userns $ROOTFS probe ids | grep -E '^(uid|uid_map)='"},
 	{"Memory, CPU and process counts are still unlimited: stage03 adds cgroups.", ""},
+}
+
+var stage03Tour = []tourStep{
+	{"The runtime now puts the child into a cgroup under 'boxlab' before it runs the command, and the child gets a cgroup namespace: its own cgroup is its root:",
+		"stage03-cgroups run -m 64m $ROOTFS cat /proc/self/cgroup"},
+	{"Memory is an incompressible resource: past the limit the kernel's OOM killer ends the container, and the runtime says so (exit 137):",
+		"stage03-cgroups run -m 64m $ROOTFS probe mem 200; echo \"exit code: $?\""},
+	{"CPU is compressible: with --cpus 0.25 the spinner gets about a quarter of one CPU over a second (cpu_ms):",
+		"stage03-cgroups run --cpus 0.25 $ROOTFS probe spin 1s"},
+	{"A fork bomb stops at the pids limit, and the host does not notice (threads count too: each child here is a Go program with a few threads):",
+		"stage03-cgroups run --pids-limit 20 $ROOTFS probe fork 100"},
+	{"Accounting: --stats prints what the container used when it exits:",
+		"stage03-cgroups run --stats -m 32m $ROOTFS probe mem 8 2>&1 | grep -v allocated"},
+	{"But free inside still shows the host's memory: it reads /proc/meminfo, which cgroups do not change (lxcfs is the known remedy):",
+		"stage03-cgroups run -m 64m $ROOTFS free -m"},
+	{"Every container still runs straight on a directory, and its writes land in it. stage04 adds layered images and copy-on-write.", ""},
 }
 
 type tourOptions struct {
