@@ -41,7 +41,7 @@ func init() {
 // its view of the cgroup trees. A container without a cgroup of its own
 // (rootless: nothing to mount) keeps the namespace it was born in.
 //
-// Exercise 11: Which system call gives the child a cgroup namespace rooted
+// Exercise 12: Which system call gives the child a cgroup namespace rooted
 // at the cgroup it is in now, and why can't CLONE_NEWCGROUP simply go in
 // the clone flags? See cgroup_namespaces(7), unshare(2) and "The cgroup
 // namespace" in README.md.

@@ -290,6 +290,24 @@ func writeCgroupFile(dir, file, value string) error {
 	return nil
 }
 
+// A limitWriter writes limit files one after another and keeps the first
+// error: once a write has failed, the later ones do nothing. So setLimits
+// reads as its list of files, with one error check at the end.
+type limitWriter struct{ err error }
+
+// write writes value to dir/file. An empty dir is a hierarchy this host
+// does not have (cgroupV1.dir found none): an error, never a relative path.
+func (w *limitWriter) write(dir, file, value string) {
+	switch {
+	case w.err != nil:
+	case dir == "":
+		controller, _, _ := strings.Cut(file, ".")
+		w.err = fmt.Errorf("this host has no %s cgroup hierarchy: run 'lab doctor'", controller)
+	default:
+		w.err = writeCgroupFile(dir, file, value)
+	}
+}
+
 // readCgroupFile reads a cgroup file without its trailing newline.
 func readCgroupFile(dir, file string) (string, error) {
 	data, err := os.ReadFile(filepath.Join(dir, file))
@@ -344,7 +362,7 @@ func mkdirCgroup(dir string, existOK bool) error {
 
 // joinCgroup moves pid, with all its threads, into the cgroup at dir.
 //
-// Exercise 8: How does a process move into a cgroup with all its threads,
+// Exercise 10: How does a process move into a cgroup with all its threads,
 // and why does the runtime do it while the child waits on the pipe? See
 // cgroups(7) ("cgroup.procs") and "Into the cgroup before the command
 // runs" in README.md.

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -146,6 +147,39 @@ func writeFiles(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// writesOf runs setLimits (in f) with --explain on and returns the writes
+// it narrated, in order, as "FILE=VALUE" with FILE relative to root:
+// writeCgroupFile narrates each write just before it makes it.
+func writesOf(t *testing.T, root string, f func() error) []string {
+	t.Helper()
+	out, err := os.CreateTemp(t.TempDir(), "explain")
+	require.NoError(t, err)
+	defer out.Close()
+	stderr, on := os.Stderr, explainOn
+	os.Stderr, explainOn = out, true
+	err = f()
+	os.Stderr, explainOn = stderr, on
+	require.NoError(t, err)
+
+	data, err := os.ReadFile(out.Name())
+	require.NoError(t, err)
+	var writes []string
+	for _, line := range strings.Split(string(data), "\n") {
+		step, ok := strings.CutPrefix(line, "[explain] write ")
+		if !ok {
+			continue
+		}
+		quoted, path, ok := strings.Cut(step, " to ")
+		require.True(t, ok, line)
+		value, err := strconv.Unquote(quoted)
+		require.NoError(t, err, line)
+		rel, err := filepath.Rel(root, path)
+		require.NoError(t, err, line)
+		writes = append(writes, rel+"="+value)
+	}
+	return writes
+}
+
 func readFile(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -208,9 +242,10 @@ func TestCgroupV2Files(t *testing.T) {
 	} {
 		assert.Equal(t, want, readFile(t, filepath.Join(c.dir, file)), file)
 	}
-	assert.Equal(t, []cgroupWrite{{"memory.max", "67108864"}, {"memory.swap.max", "max"}},
-		c.limitWrites(limits{memory: 64 << 20, memorySwap: -1}))
-	assert.Empty(t, c.limitWrites(limits{}), "no flags, no writes")
+	assert.Equal(t, []string{"boxlab/web/memory.max=67108864", "boxlab/web/memory.swap.max=max"},
+		writesOf(t, root, func() error { return c.setLimits(limits{memory: 64 << 20, memorySwap: -1}) }),
+		"--memory-swap -1: no swap limit")
+	assert.Empty(t, writesOf(t, root, func() error { return c.setLimits(limits{}) }), "no flags, no writes")
 
 	require.NoError(t, c.join(4242))
 	assert.Equal(t, "4242", readFile(t, filepath.Join(c.dir, "cgroup.procs")))
@@ -290,18 +325,25 @@ func TestCgroupV1Files(t *testing.T) {
 	}
 
 	l := limits{memory: 64 << 20, memorySwap: 128 << 20, cpuQuota: 50000, cpuShares: 512, cpuset: []int{1}, pids: 20}
-	assert.Equal(t, []cgroupV1Write{
-		{"memory", "memory.limit_in_bytes", "67108864"},
-		{"memory", "memory.memsw.limit_in_bytes", "134217728"},
-		{"cpu", "cpu.cfs_period_us", "100000"},
-		{"cpu", "cpu.cfs_quota_us", "50000"},
-		{"cpu", "cpu.shares", "512"},
-		{"cpuset", "cpuset.cpus", "1"},
-		{"pids", "pids.max", "20"},
-	}, c.limitWrites(l), "memory before memsw, the period before the quota")
-	require.NoError(t, c.setLimits(l))
-	assert.Equal(t, "50000", readFile(t, filepath.Join(root, "cpu,cpuacct", "boxlab", "web", "cpu.cfs_quota_us")))
-	assert.Equal(t, "1", readFile(t, filepath.Join(c.dir("cpuset"), "cpuset.cpus")))
+	assert.Equal(t, []string{
+		"memory/boxlab/web/memory.limit_in_bytes=67108864",
+		"memory/boxlab/web/memory.memsw.limit_in_bytes=134217728",
+		"cpu,cpuacct/boxlab/web/cpu.cfs_period_us=100000",
+		"cpu,cpuacct/boxlab/web/cpu.cfs_quota_us=50000",
+		"cpu,cpuacct/boxlab/web/cpu.shares=512",
+		"cpuset/boxlab/web/cpuset.cpus=1",
+		"pids/boxlab/web/pids.max=20",
+	}, writesOf(t, root, func() error { return c.setLimits(l) }), "memory before memsw, the period before the quota")
+	for file, want := range map[string]string{
+		"memory/boxlab/web/memory.limit_in_bytes": "67108864", "memory/boxlab/web/memory.memsw.limit_in_bytes": "134217728",
+		"cpu,cpuacct/boxlab/web/cpu.cfs_period_us": "100000", "cpu,cpuacct/boxlab/web/cpu.cfs_quota_us": "50000",
+		"cpu,cpuacct/boxlab/web/cpu.shares": "512", "cpuset/boxlab/web/cpuset.cpus": "1", "pids/boxlab/web/pids.max": "20",
+	} {
+		assert.Equal(t, want, readFile(t, filepath.Join(root, file)), file)
+	}
+	assert.Empty(t, writesOf(t, root, func() error { return c.setLimits(limits{}) }), "no flags, no writes")
+	noPids := newCgroupV1(map[string]string{"memory": filepath.Join(root, "memory")}, "web")
+	assert.EqualError(t, noPids.setLimits(limits{memory: 64 << 20, pids: 20}), "this host has no pids cgroup hierarchy: run 'lab doctor'")
 
 	require.NoError(t, c.join(4242))
 	for _, h := range c.hierarchies() {

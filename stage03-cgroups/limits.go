@@ -120,11 +120,6 @@ var sizeSyntax = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?) ?(b|[kmgtp](?:i?
 
 // parseSize reads a size as docker does ("64m", "1g", "512k", "1.5g",
 // "4096"), in bytes.
-//
-// Exercise 10: How does docker read a size such as 64m, 1g or 512k, and
-// which inputs must be refused before anything is created? See "Bad input"
-// in README.md and the --memory flag in docker run's reference.
-// Graded by: TestParseSize, FuzzParseSize, TestBadLimits.
 func parseSize(s string) (int64, error) {
 	m := sizeSyntax.FindStringSubmatch(s)
 	if m == nil {

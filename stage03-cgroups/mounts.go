@@ -49,7 +49,7 @@ func mountProcAndSys(root string) error {
 // one mount; v1 is a tmpfs with a mount per hierarchy, as docker lays it
 // out. A container without a cgroup of its own (rootless) gets none.
 //
-// Exercise 12: What does the container mount at /sys/fs/cgroup to read its
+// Exercise 13: What does the container mount at /sys/fs/cgroup to read its
 // own limits, on v2 and on v1, and how are the mounts made read-only once
 // the v1 mount points exist? See mount(2) (MS_RDONLY, MS_REMOUNT|MS_BIND),
 // cgroups(7) and "The cgroup namespace" in README.md.
