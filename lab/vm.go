@@ -3,6 +3,8 @@ package main
 // lab vm test: run the stages' tests in a throwaway VM whose kernel mounts
 // only the unified cgroup v2 hierarchy, the layout of the students' Ubuntu
 // 24.04 VMs, whatever layout this host has. CI runs it after `lab test`.
+// With --cgroup v1 or hybrid the VM mounts the older layouts instead, so
+// that a student on a cgroup v2 host can try them without Vagrant.
 //
 // How it works (details in internal/vm):
 //  1. Debian's kernel package is downloaded with apt-get download into the
@@ -18,9 +20,12 @@ package main
 //     initramfs itself cannot be pivot_root'ed away from), mounts cgroup2
 //     like systemd, enables every controller in the root, loads the modules
 //     and runs each test binary through test2json, writing the events to
-//     the second serial port; the first is the console.
+//     the second serial port; the first is the console. (v1, hybrid: a
+//     tmpfs with one v1 hierarchy per controller, plus an empty cgroup2 at
+//     /sys/fs/cgroup/unified for hybrid; internal/vm/cgroups.go.)
 //  5. Those events go through lab test's own parser into the same
-//     scoreboard, titled "cgroup v2 (VM)", where --strict counts skips as
+//     scoreboard, titled "cgroup v2 (VM)" ("cgroup v1 (VM)", "cgroup v1
+//     hybrid (VM)"), where --strict counts skips as
 //     failures. The VM is killed at the timeout (its console's tail shown),
 //     and its files are removed at the end, pass or fail.
 
@@ -49,13 +54,14 @@ import (
 func init() {
 	register(command{
 		name:    "vm",
-		summary: "run the stages' tests in a throwaway cgroup v2 VM (qemu): lab vm test",
+		summary: "run the stages' tests in a throwaway cgroup v2 (or v1, hybrid) VM (qemu): lab vm test",
 		run:     cmdVM,
 	})
 }
 
-// vmTitle is the scoreboard's title for the VM pass.
-const vmTitle = "cgroup v2 (VM)"
+// vmTitle is the scoreboard's title for a VM pass: "cgroup v2 (VM)",
+// "cgroup v1 (VM)", "cgroup v1 hybrid (VM)".
+func vmTitle(mode vm.CgroupMode) string { return mode.Name() + " (VM)" }
 
 // vmOptions says what runVMTests runs and how.
 type vmOptions struct {
@@ -67,6 +73,7 @@ type vmOptions struct {
 	Accel    string        // auto, kvm, tcg
 	CPUs     int
 	MemoryMB int
+	Cgroup   vm.CgroupMode // the guest's cgroup layout; "" is v2
 	// SkipHostPackages leaves out installing busybox-static and qemu.
 	SkipHostPackages bool
 }
@@ -79,7 +86,7 @@ func (o vmOptions) testTimeout() time.Duration {
 
 func cmdVM(args []string) error {
 	usage := func() {
-		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [flags]   run the stages' tests in a cgroup v2 VM")
+		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [flags]   run the stages' tests in a cgroup v2 (v1, hybrid) VM")
 		fmt.Fprintln(os.Stderr, "       lab vm kernel                    download and unpack the VM's kernel only")
 		fmt.Fprintln(os.Stderr, "       lab vm report [--strict] FILE... the scoreboards of several --json runs, one closing line")
 		fmt.Fprintln(os.Stderr, "\nRun 'lab vm test --help' for the flags.")
@@ -115,10 +122,12 @@ func cmdVMTest(args []string) error {
 	accel := fs.String("accel", "auto", "qemu accelerator: auto (KVM if it works, else tcg), kvm or tcg")
 	cpus := fs.Int("cpus", min(runtime.NumCPU(), 4), "the VM's CPUs")
 	memory := fs.Int("memory", 2048, "the VM's memory in `MiB`")
+	cgroupFlag := fs.String("cgroup", "v2", "the VM's cgroup `LAYOUT`: v2 (unified), v1 (one hierarchy per controller) or hybrid (v1 plus an empty cgroup2)")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [--strict] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]")
+		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [--strict] [--cgroup v2|v1|hybrid] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]")
 		fmt.Fprintln(os.Stderr, "\nBoots a throwaway qemu VM on Debian's kernel with the unified cgroup v2")
-		fmt.Fprintln(os.Stderr, "hierarchy, runs each stage's tests in it (default: every stage of go.work)")
+		fmt.Fprintln(os.Stderr, "hierarchy (--cgroup v1 or hybrid: the older layouts, as systemd mounted")
+		fmt.Fprintln(os.Stderr, "them), runs each stage's tests in it (default: every stage of go.work)")
 		fmt.Fprintln(os.Stderr, "and prints the scoreboard. It counts tests only: `lab test` builds and vets.")
 		fmt.Fprintln(os.Stderr, "\nflags:")
 		fmt.Fprint(os.Stderr, fs.FlagUsages())
@@ -135,22 +144,27 @@ func cmdVMTest(args []string) error {
 		fmt.Fprintln(os.Stderr, "lab vm test: --timeout must be positive, --cpus at least 1, --memory at least 256")
 		return exitError{2}
 	}
+	mode, err := vm.ParseCgroupMode(*cgroupFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lab vm test: --cgroup: %v\n", err)
+		return exitError{2}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	results, err := runVMTests(ctx, vmOptions{
 		Stages: fs.Args(), Run: *run, Verbose: *verbose, Out: os.Stdout,
-		Timeout: *timeout, Accel: *accel, CPUs: *cpus, MemoryMB: *memory,
+		Timeout: *timeout, Accel: *accel, CPUs: *cpus, MemoryMB: *memory, Cgroup: mode,
 	})
 	if err != nil {
 		return err
 	}
 	if *jsonFile != "" {
-		if err := writeResultsJSON(*jsonFile, vmTitle, results); err != nil {
+		if err := writeResultsJSON(*jsonFile, vmTitle(mode), results); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintln(os.Stdout, "\n(the VM pass counts tests only: go build and go vet are checked by the host pass, 'lab test')")
-	if code := report(os.Stdout, vmTitle, results, *strict); code != 0 {
+	if code := report(os.Stdout, vmTitle(mode), results, *strict); code != 0 {
 		return exitError{code}
 	}
 	return nil
@@ -261,6 +275,9 @@ func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
 	out := opts.Out
 	if out == nil {
 		out = os.Stdout
+	}
+	if opts.Cgroup == "" {
+		opts.Cgroup = vm.CgroupV2
 	}
 	started := time.Now()
 	var timing vmTiming
@@ -410,12 +427,13 @@ func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
 	// 4. Boot and read.
 	machine := vm.Machine{Qemu: qemu, Accel: accel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
 		Kernel: kernel.Vmlinuz, Initrd: initrd, Append: vm.KernelCmdline, Dir: runDir}
-	fmt.Fprintf(out, "== VM: boot (%d CPUs, %d MiB, timeout %s)\n", opts.CPUs, opts.MemoryMB, opts.Timeout)
+	fmt.Fprintf(out, "== VM: boot (%s, %d CPUs, %d MiB, timeout %s)\n", opts.Cgroup.Name(), opts.CPUs, opts.MemoryMB, opts.Timeout)
 	if len(planned) == 0 {
 		fmt.Fprintln(out, "  nothing to run: no stage built")
 		return mergeVMResults(mods, failures, nil), nil
 	}
 	collector := newVMCollector(out, opts.Verbose, planned)
+	collector.label = opts.Cgroup.Name() + " VM"
 	console := newConsoleTail(out, opts.Verbose, tailLines)
 	bootStart := time.Now()
 	outcome, err := machine.Run(ctx, opts.Timeout, console, func(r io.Reader) {
@@ -450,6 +468,11 @@ func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
 		reason = fmt.Sprintf("the VM stopped before the end of the tests (qemu exit status %d)", outcome.ExitCode)
 	}
 	results := collector.finish(reason)
+	if err := collector.checkCgroupMounts(opts.Cgroup); err != nil {
+		// The tests ran, but not on the layout asked for: that fails the pass.
+		fmt.Fprintf(out, "\nVM: %v\n", err)
+		results = append(results, vmSetupFailure(opts.Cgroup.Name()+" layout", err))
+	}
 	if reason != "" || outcome.ExitCode != 0 {
 		fmt.Fprintf(out, "\nVM: %s\n", firstNonEmpty(reason, fmt.Sprintf("qemu exited with status %d", outcome.ExitCode)))
 		if outcome.Stderr != "" {
@@ -469,21 +492,36 @@ func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
 }
 
 // mergeVMResults puts the modules that did not build back among those the
-// VM ran, in workspace order.
+// VM ran, in workspace order; results that are no module of the workspace
+// (the VM's own set-up) come last.
 func mergeVMResults(mods []module, failed map[string]moduleResult, ran []moduleResult) []moduleResult {
 	byName := map[string]moduleResult{}
 	for _, r := range ran {
 		byName[r.Module] = r
 	}
 	var out []moduleResult
+	known := map[string]bool{}
 	for _, m := range mods {
+		known[m.Name] = true
 		if r, ok := failed[m.Name]; ok {
 			out = append(out, r)
 		} else if r, ok := byName[m.Name]; ok {
 			out = append(out, r)
 		}
 	}
+	for _, r := range ran {
+		if !known[r.Module] {
+			out = append(out, r)
+		}
+	}
 	return out
+}
+
+// vmSetupFailure is one failure of the VM itself rather than of a module,
+// which the scoreboard shows as the module "VM set-up".
+func vmSetupFailure(what string, err error) moduleResult {
+	return moduleResult{Module: "VM set-up", Failed: 1,
+		Failures: []outcome{{Name: what, Output: []string{err.Error()}}}}
 }
 
 func firstNonEmpty(s ...string) string {

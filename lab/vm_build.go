@@ -146,6 +146,7 @@ func guestPlan(kernelRelease string, modules []string, stages []vmStage, root st
 		ImageDir:    "/" + vm.GuestImageDir,
 		TestTimeout: opts.testTimeout(),
 		Run:         opts.Run,
+		Cgroup:      opts.Cgroup,
 	}
 	for _, m := range modules {
 		p.Modules = append(p.Modules, path.Join("/lib/modules", kernelRelease, m))

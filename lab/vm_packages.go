@@ -13,7 +13,7 @@ var vmHostPackages = []hostPackage{
 	{
 		Deb:      "qemu-system-x86",
 		Provides: "qemu-system-x86_64",
-		NeededBy: "lab vm: boots the throwaway cgroup v2 VM",
+		NeededBy: "lab vm: boots the throwaway cgroup VM",
 		present:  commandPresent("qemu-system-x86_64"),
 	},
 }

@@ -22,6 +22,7 @@ type vmCollector struct {
 	out     io.Writer
 	verbose bool
 	now     func() time.Time
+	label   string // the layout, for the modules' headings: "cgroup v2 VM"
 
 	order   []string                 // module names, as planned
 	results map[string]*moduleResult // by module name
@@ -47,7 +48,7 @@ type vmModuleRun struct {
 }
 
 func newVMCollector(out io.Writer, verbose bool, planned []module) *vmCollector {
-	c := &vmCollector{out: out, verbose: verbose, now: time.Now,
+	c := &vmCollector{out: out, verbose: verbose, now: time.Now, label: "cgroup v2 VM",
 		results: map[string]*moduleResult{}, begun: map[string]bool{}}
 	for _, m := range planned {
 		c.order = append(c.order, m.Name)
@@ -87,7 +88,7 @@ func (c *vmCollector) Begin(name, path string) {
 		c.order = append(c.order, name)
 	}
 	c.begun[name] = true
-	fmt.Fprintf(c.out, "== %s: test (cgroup v2 VM)\n", name)
+	fmt.Fprintf(c.out, "== %s: test (%s)\n", name, c.label)
 	c.cur = &vmModuleRun{name: name, res: res, exits: map[string]int{}, final: map[string]string{}, start: c.now(),
 		stream: newTestStream(c.out, path, c.verbose, res)}
 }
@@ -191,6 +192,32 @@ func (c *vmCollector) finish(reason string) []moduleResult {
 		out = append(out, *c.results[name])
 	}
 	return out
+}
+
+// headerLines are the guest's header lines that start with prefix, with
+// the prefix cut off.
+func (c *vmCollector) headerLines(prefix string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, h := range c.header {
+		if rest, ok := strings.CutPrefix(h, prefix); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
+
+// checkCgroupMounts checks the cgroup mounts the guest reported against
+// the plan for mode, computed here from the /proc/cgroups it reported. A
+// guest that reported neither (it died first) has failed already.
+func (c *vmCollector) checkCgroupMounts(mode vm.CgroupMode) error {
+	procCgroups := c.headerLines("/proc/cgroups: ")
+	if len(procCgroups) == 0 {
+		return nil
+	}
+	plan := vm.CgroupMounts(mode, strings.Join(procCgroups, "\n"))
+	return vm.CheckCgroupMounts(plan, strings.Join(c.headerLines("mount: "), "\n"))
 }
 
 func sortedKeys(m map[string]int) []string {

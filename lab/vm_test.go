@@ -118,6 +118,45 @@ func TestMergeVMResults(t *testing.T) {
 		names = append(names, r.Module)
 	}
 	assert.Equal(t, []string{"stage01-chroot", "stage02-namespaces", "stage03-cgroups"}, names)
+
+	// The VM's own set-up failure is no module of the workspace: kept, last.
+	ran = append(ran, vmSetupFailure("cgroup v1 layout", fmt.Errorf("boom")))
+	names = nil
+	for _, r := range mergeVMResults(mods, failed, ran) {
+		names = append(names, r.Module)
+	}
+	assert.Equal(t, []string{"stage01-chroot", "stage02-namespaces", "stage03-cgroups", "VM set-up"}, names)
+}
+
+func TestVMTitle(t *testing.T) {
+	assert.Equal(t, "cgroup v2 (VM)", vmTitle(vm.CgroupV2))
+	assert.Equal(t, "cgroup v1 (VM)", vmTitle(vm.CgroupV1))
+	assert.Equal(t, "cgroup v1 hybrid (VM)", vmTitle(vm.CgroupHybrid))
+}
+
+// The collector checks the mounts the guest reports against the plan it
+// computes from the guest's /proc/cgroups.
+func TestVMCollectorChecksCgroupMounts(t *testing.T) {
+	headers := []string{
+		"@@boxlab-vm header /proc/cgroups: #subsys_name hierarchy num_cgroups enabled",
+		"@@boxlab-vm header /proc/cgroups: cpu 2 1 1",
+		"@@boxlab-vm header /proc/cgroups: cpuacct 2 1 1",
+		"@@boxlab-vm header /proc/cgroups: memory 3 1 1",
+		"@@boxlab-vm header mount: tmpfs /sys/fs/cgroup tmpfs ro,nosuid,nodev,noexec,relatime,mode=755 0 0",
+		"@@boxlab-vm header mount: cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpu,cpuacct 0 0",
+		"@@boxlab-vm header mount: cgroup /sys/fs/cgroup/memory cgroup rw,nosuid,nodev,noexec,relatime,memory 0 0",
+	}
+	c, _ := feedVM(t, vmMods[:1], headers...)
+	assert.NoError(t, c.checkCgroupMounts(vm.CgroupV1))
+	err := c.checkCgroupMounts(vm.CgroupHybrid)
+	assert.ErrorContains(t, err, "/sys/fs/cgroup/unified (cgroup2) is not mounted")
+	assert.ErrorContains(t, c.checkCgroupMounts(vm.CgroupV2), "/sys/fs/cgroup is tmpfs, want cgroup2")
+
+	c, _ = feedVM(t, vmMods[:1], "@@boxlab-vm fatal mount tmpfs /sys/fs/cgroup failed")
+	assert.NoError(t, c.checkCgroupMounts(vm.CgroupV1), "a guest that died before its header has failed already")
+
+	_, out := feedVM(t, vmMods[:1], "@@boxlab-vm begin stage01-chroot boxlab/stage01-chroot")
+	assert.Contains(t, out, "== stage01-chroot: test (cgroup v2 VM)")
 }
 
 func TestStageModules(t *testing.T) {
@@ -158,7 +197,8 @@ func TestGuestPlan(t *testing.T) {
 		},
 	}}
 	p := guestPlan("6.1.0-56-amd64", []string{"kernel/net/llc/llc.ko"}, stages, root,
-		vmOptions{Timeout: 5 * time.Minute, Run: "TestX"})
+		vmOptions{Timeout: 5 * time.Minute, Run: "TestX", Cgroup: vm.CgroupHybrid})
+	assert.Equal(t, vm.CgroupHybrid, p.Cgroup)
 	assert.Equal(t, []string{"/lib/modules/6.1.0-56-amd64/kernel/net/llc/llc.ko"}, p.Modules)
 	assert.Equal(t, "/var/cache/boxlab", p.ImageDir)
 	assert.Equal(t, 5*time.Minute, p.TestTimeout, "never longer than the whole run")
@@ -222,7 +262,7 @@ func TestPrintReports(t *testing.T) {
 	host := filepath.Join(dir, "host.json")
 	guest := filepath.Join(dir, "vm.json")
 	require.NoError(t, writeResultsJSON(host, "host: cgroup v1 hybrid", []moduleResult{{Module: "stage01-chroot", Passed: 3}}))
-	require.NoError(t, writeResultsJSON(guest, vmTitle, []moduleResult{{Module: "stage01-chroot", Passed: 2, Skipped: 1}}))
+	require.NoError(t, writeResultsJSON(guest, vmTitle(vm.CgroupV2), []moduleResult{{Module: "stage01-chroot", Passed: 2, Skipped: 1}}))
 
 	var out bytes.Buffer
 	assert.Equal(t, 0, printReports(&out, []string{host, guest}, false))

@@ -2,7 +2,8 @@ package vm
 
 // The guest's init, in two stages, as busybox shell scripts generated from
 // a Plan. They are small on purpose: a student can read, in one place,
-// every step that makes this VM look like a systemd host with cgroup v2.
+// every step that makes this VM look like a systemd host with cgroup v2
+// (or v1, or hybrid: cgroups.go).
 
 import (
 	"bytes"
@@ -23,7 +24,8 @@ const (
 	GuestImageDir  = "var/cache/boxlab"     // the test image, where `lab rootfs` puts it on a host
 	ResultsTTY     = "/dev/ttyS1"           // the second serial port: results only
 	// TestsCgroup is where the tests run: a leaf under system.slice, like a
-	// service on a systemd host, never the root cgroup.
+	// service on a systemd host, never the root cgroup. On v1 and hybrid
+	// the same path in the memory, pids (and unified) hierarchies.
 	TestsCgroup = "/sys/fs/cgroup/system.slice/boxlab-tests.service"
 )
 
@@ -34,6 +36,7 @@ type Plan struct {
 	Stages      []GuestStage  // in order
 	TestTimeout time.Duration // -test.timeout of each test binary
 	Run         string        // -test.run, when not empty
+	Cgroup      CgroupMode    // the layout init mounts; "" is v2
 }
 
 // GuestStage is one module of the workspace, as the guest runs it.
@@ -77,6 +80,9 @@ exec $bb switch_root /newroot /` + GuestInit2 + `
 
 // Stage2 is /boxlab/init.sh, run as PID 1 on the tmpfs root.
 func Stage2(p Plan) ([]byte, error) {
+	if p.Cgroup == "" {
+		p.Cgroup = CgroupV2
+	}
 	var b bytes.Buffer
 	err := stage2.Execute(&b, struct {
 		Plan
@@ -91,16 +97,24 @@ func shellQuote(s string) string {
 }
 
 var stage2 = template.Must(template.New("init.sh").Funcs(template.FuncMap{
-	"q":      shellQuote,
-	"marker": func() string { return Marker },
-	"tty":    func() string { return ResultsTTY },
-	"svc":    func() string { return TestsCgroup },
-	"t2j":    func() string { return "/" + GuestTest2JSON },
+	"q":           shellQuote,
+	"marker":      func() string { return Marker },
+	"tty":         func() string { return ResultsTTY },
+	"svc":         func() string { return TestsCgroup },
+	"svcrel":      func() string { return strings.TrimPrefix(TestsCgroup, CgroupRoot) },
+	"root":        func() string { return CgroupRoot },
+	"awk":         v1Awk,
+	"v2opts":      func() string { return v2Options },
+	"v1opts":      func() string { return v1Options },
+	"tmpfsopts":   func() string { return tmpfsOptions },
+	"unifiedopts": func() string { return unifiedOptions },
+	"t2j":         func() string { return "/" + GuestTest2JSON },
 }).Parse(`#!/bin/busybox sh
 # boxlab VM, init stage 2 (PID 1 on a tmpfs root).
 #
-# Make this machine look like a systemd host with the unified cgroup v2
-# hierarchy (Ubuntu 24.04, the students' VM), run each stage's compiled
+# Make this machine look like a systemd host with {{if .Cgroup.V1}}the cgroup v1{{if eq .Cgroup "hybrid"}} hybrid{{end}}
+# layout{{else}}the unified cgroup v2
+# hierarchy (Ubuntu 24.04, the students' VM){{end}}, run each stage's compiled
 # tests, report on the second serial port, power off.
 export PATH=/bin HOME=/root LANG=C
 out={{tty}}
@@ -122,10 +136,32 @@ mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp || fatal "mount /tmp failed"
 # The results port: raw, so that the tty neither echoes nor turns \n into \r\n.
 stty -F $out raw -echo || fatal "stty $out failed"
 
-# cgroup v2 only, with systemd's mount options.
-mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup ||
+{{if .Cgroup.V1}}# cgroup v1{{if eq .Cgroup "hybrid"}} hybrid{{end}}, as systemd mounts it: a tmpfs at /sys/fs/cgroup holding one
+# hierarchy per controller /proc/cgroups offers, cpu and cpuacct together
+# (net_cls and net_prio too), each with a symlink named after it.
+cg={{root}}
+mount -t tmpfs -o {{tmpfsopts}} tmpfs $cg || fatal "mount tmpfs $cg failed"
+hierarchies=$(awk {{q awk}} /proc/cgroups) || fatal "cannot read /proc/cgroups"
+[ -n "$hierarchies" ] || fatal "/proc/cgroups lists no enabled controller"
+for h in $hierarchies; do
+	mkdir $cg/$h || fatal "mkdir $cg/$h failed"
+	mount -t cgroup -o {{v1opts}},$h cgroup $cg/$h || fatal "mount -t cgroup -o $h cgroup $cg/$h failed"
+	case $h in *,*)
+		for c in $(echo $h | tr , ' '); do ln -s $h $cg/$c || fatal "ln -s $h $cg/$c failed"; done ;;
+	esac
+done
+{{if eq .Cgroup "hybrid"}}# The unified hierarchy beside them, after them: a controller bound to a v1
+# hierarchy cannot be in v2, so this tree holds none; it only tracks
+# processes (systemd's hybrid mode). Nothing here writes its
+# cgroup.subtree_control.
+mkdir $cg/unified || fatal "mkdir $cg/unified failed"
+mount -t cgroup2 -o {{unifiedopts}} cgroup2 $cg/unified || fatal "mount cgroup2 $cg/unified failed"
+{{end}}# systemd makes the tmpfs read-only once everything is mounted in it.
+mount -o remount,ro,{{tmpfsopts}} $cg || fatal "remount $cg read-only failed"
+{{else}}# cgroup v2 only, with systemd's mount options.
+mount -t cgroup2 -o {{v2opts}} cgroup2 /sys/fs/cgroup ||
 	fatal "mount cgroup2 /sys/fs/cgroup failed"
-# systemd makes every mount shared: the stages must make / rprivate themselves.
+{{end}}# systemd makes every mount shared: the stages must make / rprivate themselves.
 mount --make-rshared / || fatal "mount --make-rshared / failed"
 
 hostname boxlab-vm
@@ -133,6 +169,33 @@ ip link set lo up || fatal "ip link set lo up failed"
 
 {{range .Modules}}insmod {{q .}} || fatal {{q (printf "insmod %s failed" .)}}
 {{end}}
+{{- if .Cgroup.V1}}
+# Put the tests in a service's cgroup, as systemd does with its default
+# accounting on v1 (memory and tasks), and{{if eq .Cgroup "hybrid"}} in the unified tree, where init
+# goes to init.scope.{{else}} leave init in the roots (v1 has no
+# no-internal-process rule).{{end}} The other hierarchies keep everything in their
+# root. Nothing enables a controller anywhere: that is the stages' job.
+svcs=
+for c in memory pids; do
+	[ -d $cg/$c ] || continue
+	mkdir -p $cg/$c{{svcrel}} || fatal "mkdir $cg/$c{{svcrel}} failed"
+	svcs="$svcs $cg/$c{{svcrel}}"
+done
+{{- if eq .Cgroup "hybrid"}}
+mkdir -p $cg/unified/init.scope $cg/unified{{svcrel}} || fatal "mkdir cgroups in $cg/unified failed"
+echo $$ >$cg/unified/init.scope/cgroup.procs || fatal "cannot move init to init.scope"
+svcs="$svcs $cg/unified{{svcrel}}"
+{{- end}}
+[ -n "$svcs" ] || fatal "no memory or pids hierarchy for the tests' cgroup"
+
+for h in $hierarchies; do
+	grep -q "^cgroup $cg/$h cgroup " /proc/mounts || fatal "the $h hierarchy is not mounted at $cg/$h"
+done
+{{if eq .Cgroup "hybrid"}}grep -q "^cgroup2 $cg/unified cgroup2 " /proc/mounts || fatal "cgroup2 is not mounted at $cg/unified"
+[ -z "$(cat $cg/unified/cgroup.subtree_control)" ] || fatal "the unified hierarchy has controllers enabled"
+{{else}}if grep -q ' cgroup2 ' /proc/mounts; then fatal "a cgroup2 hierarchy is mounted"; fi
+{{end}}
+{{- else}}
 # Delegate every controller from the root, as systemd does, and keep the
 # root cgroup free of our processes: init goes to init.scope, the tests to
 # a service under system.slice. Below that, enabling controllers is the
@@ -143,15 +206,27 @@ for c in $(cat $cg/cgroup.controllers); do
 done
 mkdir -p $cg/init.scope {{svc}} || fatal "mkdir cgroups failed"
 echo $$ >$cg/init.scope/cgroup.procs || fatal "cannot move init to init.scope"
+svcs={{svc}}
 
 grep -q '^cgroup2 /sys/fs/cgroup cgroup2 ' /proc/mounts || fatal "cgroup2 is not mounted at /sys/fs/cgroup"
 if grep -q ' cgroup ' /proc/mounts; then fatal "a cgroup v1 hierarchy is mounted"; fi
-
+{{end}}
 say header "kernel: $(uname -r) $(uname -v)"
-say header "mount: $(grep ' /sys/fs/cgroup ' /proc/mounts)"
+say header "cgroup layout: {{.Cgroup.Name}}"
+say header "cmdline: $(cat /proc/cmdline)"
+# The host checks these two against its plan (CheckCgroupMounts).
+tr '\t' ' ' </proc/cgroups | while read -r l; do say header "/proc/cgroups: $l"; done
+grep " $cg" /proc/mounts | while read -r l; do say header "mount: $l"; done
+{{- if .Cgroup.V1}}
+say header "memory.memsw (swap accounting): $(if [ -e $cg/memory/memory.memsw.limit_in_bytes ]; then echo yes; else echo no; fi)"
+{{- if eq .Cgroup "hybrid"}}
+say header "unified cgroup.controllers: $(cat $cg/unified/cgroup.controllers)"
+{{- end}}
+{{- else}}
 say header "cgroup.controllers: $(cat $cg/cgroup.controllers)"
 say header "cgroup.subtree_control: $(cat $cg/cgroup.subtree_control)"
-say header "tests' cgroup: {{svc}}"
+{{- end}}
+say header "tests' cgroup:$(for d in $svcs; do printf ' %s' $d; done)"
 say header "root mount: $(grep ' / / ' /proc/self/mountinfo | cut -d' ' -f4-7)"
 say header "modules: $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 say header "cpus: $(nproc), $(grep MemTotal /proc/meminfo | tr -s ' ')"
@@ -164,7 +239,8 @@ run() {
 	say package "$1"
 	if ! cd "$2"; then say exit "$1" 125; return; fi
 	if [ -n "$4" ]; then export BOXLAB_STAGE_BINARY="$4"; else unset BOXLAB_STAGE_BINARY; fi
-	BOXLAB_IMAGE_DIR={{q $.ImageDir}} sh -c 'echo $$ >{{svc}}/cgroup.procs && exec "$@"' run \
+	BOXLAB_IMAGE_DIR={{q $.ImageDir}} BOXLAB_CGROUPS="$svcs" sh -c \
+		'for d in $BOXLAB_CGROUPS; do echo $$ >"$d/cgroup.procs" || exit 125; done; unset BOXLAB_CGROUPS; exec "$@"' run \
 		{{t2j}} -t -p "$1" "$3" -test.v=test2json -test.count=1 -test.paniconexit0 \
 		-test.timeout={{$.Timeout}}{{if $.Run}} -test.run={{q $.Run}}{{end}} >$out 2>&1
 	say exit "$1" $?
