@@ -470,7 +470,35 @@ func (p *resetPlan) findDirectories() error {
 	}
 	errC := p.findContainerRecords()
 	errL := p.findStaleLeases()
-	return errors.Join(errC, errL)
+	errI := p.findDeadImports()
+	return errors.Join(errC, errL, errI)
+}
+
+// findDeadImports finds what a killed `image import` or `commit` (stage04)
+// left in the state directory's tmp/: half-unpacked layers and archives.
+// Those commands hold an flock(2) on the state directory's .lock for as
+// long as they run, so when reset can take it, nothing in tmp/ is in use.
+func (p *resetPlan) findDeadImports() error {
+	tmp := filepath.Join(p.sc.StateDir, "tmp")
+	entries, err := os.ReadDir(tmp)
+	if errors.Is(err, os.ErrNotExist) || len(entries) == 0 {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lock, err := os.Open(filepath.Join(p.sc.StateDir, ".lock"))
+	if err != nil {
+		return fmt.Errorf("%s: %w", tmp, err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return nil // an import or commit is running: its tmp/ is alive
+	}
+	for _, e := range entries {
+		p.addRemoveTree(filepath.Join(tmp, e.Name()), "(an interrupted import or commit)")
+	}
+	return nil
 }
 
 func exists(path string) bool {
