@@ -20,6 +20,15 @@ func init() {
 	register(command{"tour", "the guided tour: build every stage and run it, narrated", runTour})
 }
 
+// A tourStageDef is one stage of the tour. A stage that keeps state (images,
+// containers) gets a private state directory, $STATE, under the run
+// directory, removed after its steps, so the tour leaves nothing behind.
+type tourStageDef struct {
+	dir, title string
+	steps      []tourStep
+	ownState   bool
+}
+
 // A tourStep is one narrated moment of the tour: what to look at, and the
 // real command that shows it (run with the stage binaries on PATH).
 type tourStep struct {
@@ -29,13 +38,11 @@ type tourStep struct {
 
 // tourStages are the stages the tour knows, in order. A stage that is not
 // in the workspace yet is announced as coming.
-var tourStages = []struct {
-	dir, title string
-	steps      []tourStep
-}{
-	{"stage01-chroot", "chroot: a different root directory, and nothing else", stage01Tour},
-	{"stage02-namespaces", "namespaces: its own host name, process tree, mounts, IPC, network and users", stage02Tour},
-	{"stage03-cgroups", "cgroups: limits, accounting and control of what the container uses", stage03Tour},
+var tourStages = []tourStageDef{
+	{"stage01-chroot", "chroot: a different root directory, and nothing else", stage01Tour, false},
+	{"stage02-namespaces", "namespaces: its own host name, process tree, mounts, IPC, network and users", stage02Tour, false},
+	{"stage03-cgroups", "cgroups: limits, accounting and control of what the container uses", stage03Tour, false},
+	{"stage04-overlayfs", "overlayfs: layered images, copy-on-write containers, commit", stage04Tour, true},
 }
 
 var stage01Tour = []tourStep{
@@ -88,6 +95,26 @@ var stage03Tour = []tourStep{
 	{"Every container still runs straight on a directory, and its writes land in it. stage04 adds layered images and copy-on-write.", ""},
 }
 
+var stage04Tour = []tourStep{
+	{"Images are stacks of read-only layers. Import the test image, saved by docker (three layers):",
+		"stage04-overlayfs image import $CACHE/image.docker.tar boxlab/test"},
+	{"The same image as an OCI layout: its layers have the same digests, so they are stored once:",
+		"stage04-overlayfs image import $CACHE/image.oci.tar boxlab/test-oci; stage04-overlayfs images"},
+	{"Layer 3 deleted /etc/boxlab/removed-by-layer3 with a whiteout entry (.wh.NAME): in the merged view it is gone, while layer 2's file is there:",
+		"stage04-overlayfs run --rm boxlab/test ls /etc/boxlab"},
+	{"A container gets an overlay mount: the layers below, its own writable upper layer on top. Change a file and delete another:",
+		"stage04-overlayfs run --name cow boxlab/test sh -c 'echo changed >> /etc/motd; rm /etc/os-release; cat /etc/motd'"},
+	{"docker inspect's GraphDriver block, from the host:",
+		"stage04-overlayfs inspect cow | grep -E '\"(LowerDir|UpperDir|WorkDir|MergedDir)\"' | cut -c1-150"},
+	{"Copy-on-write: the changed file was copied up into the upper layer, and the deleted one left a whiteout (a 0/0 character device):",
+		"up=$(stage04-overlayfs inspect cow | sed -n 's/.*\"UpperDir\": \"\\(.*\\)\",*/\\1/p'); ls -l $up/etc"},
+	{"The image's own layer is untouched: any other container still sees the original:",
+		"stage04-overlayfs run --rm boxlab/test cat /etc/motd"},
+	{"commit turns the upper layer into a new layer on top of the image's three:",
+		"stage04-overlayfs commit cow boxlab/changed; stage04-overlayfs images; stage04-overlayfs run --rm boxlab/changed sh -c 'cat /etc/motd; test -e /etc/os-release || echo /etc/os-release: deleted'"},
+	{"Each container still has a network namespace with nothing in it but lo: it cannot reach anything. stage05 wires a bridge, veth pairs and NAT.", ""},
+}
+
 type tourOptions struct {
 	pause bool
 	only  []string
@@ -118,7 +145,7 @@ func runTour(args []string) error {
 		if !selected(st.dir, o.only) {
 			continue
 		}
-		if err := tourStage(i+1, st.dir, st.title, st.steps, bin, img.Dir, o); err != nil {
+		if err := tourStage(i+1, st, bin, img, o); err != nil {
 			return err
 		}
 	}
@@ -138,20 +165,29 @@ func selected(dir string, only []string) bool {
 	return false
 }
 
-func tourStage(n int, dir, title string, steps []tourStep, bin, rootfsDir string, o tourOptions) error {
-	fmt.Printf("\n== stage %02d: %s\n", n, title)
-	if _, err := os.Stat(filepath.Join(gotool.WorkspaceDir(), dir)); err != nil {
+func tourStage(n int, st tourStageDef, bin string, img *rootfs.Image, o tourOptions) error {
+	fmt.Printf("\n== stage %02d: %s\n", n, st.title)
+	if _, err := os.Stat(filepath.Join(gotool.WorkspaceDir(), st.dir)); err != nil {
 		fmt.Println("   (not built yet: this stage is still to come)")
 		return nil
 	}
-	if err := buildStage(dir, bin); err != nil {
+	if err := buildStage(st.dir, bin); err != nil {
 		return err
 	}
-	fmt.Printf("   (read %s/README.md alongside)\n", dir)
-	for _, s := range steps {
+	fmt.Printf("   (read %s/README.md alongside)\n", st.dir)
+	vars := map[string]string{"ROOTFS": img.Dir, "CACHE": filepath.Dir(img.Dir)}
+	if st.ownState {
+		state, err := os.MkdirTemp(labpaths.RunDir, "tour-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(state)
+		vars["STATE"] = state
+	}
+	for _, s := range st.steps {
 		fmt.Printf("\n%s\n", s.say)
 		if s.cmd != "" {
-			tourRun(s.cmd, bin, rootfsDir)
+			tourRun(s.cmd, bin, vars)
 		}
 		waitForEnter(o.pause)
 	}
@@ -175,11 +211,22 @@ func buildStage(stage, dir string) error {
 
 // tourRun shows a command the way a terminal would, then runs it for real,
 // its output indented so it stands apart from the narration. A command that
-// fails is shown failing; the tour goes on.
-func tourRun(line, bin, rootfsDir string) {
-	fmt.Printf("  $ %s\n", strings.ReplaceAll(line, "$ROOTFS", rootfsDir))
+// fails is shown failing; the tour goes on. vars are set in the command's
+// environment and spelled out in what is shown; a private STATE becomes
+// the stage's BOXLAB_STATE_DIR.
+func tourRun(line, bin string, vars map[string]string) {
+	shown := line
+	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+	for k, v := range vars {
+		shown = strings.ReplaceAll(shown, "$"+k, v)
+		env = append(env, k+"="+v)
+	}
+	if state, ok := vars["STATE"]; ok {
+		env = append(env, "BOXLAB_STATE_DIR="+state)
+	}
+	fmt.Printf("  $ %s\n", shown)
 	cmd := exec.Command("/bin/sh", "-c", line)
-	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ROOTFS="+rootfsDir)
+	cmd.Env = env
 	out, err := cmd.StdoutPipe()
 	if err == nil {
 		cmd.Stderr = cmd.Stdout
