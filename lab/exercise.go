@@ -687,19 +687,11 @@ func cmdExercise(args []string) error {
 	fs := pflag.NewFlagSet("exercise", pflag.ContinueOnError)
 	force := fs.Bool("force", false, "replace an existing copy (your work in it is lost)")
 	list := fs.Bool("list", false, "print the stage's exercise list as the README shows it, and write nothing")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lab exercise STAGE [DIR] [--force] [--list]")
-		fmt.Fprintln(os.Stderr, "\nWrites a copy of STAGE in which every exercise is a stub for you to write")
-		fmt.Fprintln(os.Stderr, "(default DIR: ~/boxlab-exercises/STAGE). Grade it with 'lab grade STAGE'.")
-		fmt.Fprintln(os.Stderr, "\nflags:")
-		fmt.Fprint(os.Stderr, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		fs.Usage()
-		return exitError{2}
+	if done, err := parseFlags(fs, args, `usage: lab exercise STAGE [DIR] [--force] [--list]
+
+Writes a copy of STAGE in which every exercise is a stub for you to write
+(default DIR: ~/boxlab-exercises/STAGE). Grade it with 'lab grade STAGE'.`); done {
+		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fs.Usage()

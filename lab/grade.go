@@ -12,7 +12,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -267,19 +266,11 @@ func cmdGrade(args []string) error {
 	dirFlag := fs.String("dir", "", "your copy of the stage (default ~/boxlab-exercises/STAGE)")
 	reference := fs.Bool("reference", false, "grade the reference solution in the repository instead")
 	verbose := fs.BoolP("verbose", "v", false, "show all the output of the tests")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lab grade STAGE [--dir DIR | --reference] [-v]")
-		fmt.Fprintln(os.Stderr, "\nRuns STAGE's graded tests on your copy (from 'lab exercise STAGE') and prints")
-		fmt.Fprintln(os.Stderr, "each check, the hint of the exercise behind each failure, and your score.")
-		fmt.Fprintln(os.Stderr, "\nflags:")
-		fmt.Fprint(os.Stderr, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		fs.Usage()
-		return exitError{2}
+	if done, err := parseFlags(fs, args, `usage: lab grade STAGE [--dir DIR | --reference] [-v]
+
+Runs STAGE's graded tests on your copy (from 'lab exercise STAGE') and prints
+each check, the hint of the exercise behind each failure, and your score.`); done {
+		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -182,20 +182,36 @@ func pathDepth(p string) int {
 	return strings.Count(p, "/")
 }
 
-// parseCommandFlags parses a subcommand's flags, none of which take
-// positional arguments. done is true when the command must stop: after
-// --help (err nil) or on bad usage (err carries exit code 2).
+// parseFlags parses a subcommand's flags; usage is what --help and a bad
+// flag print above the flags. done is true when the command must stop:
+// after --help (err nil) or on bad usage (err carries exit code 2).
+func parseFlags(fs *pflag.FlagSet, args []string, usage string) (done bool, err error) {
+	fs.Usage = func() {
+		fmt.Fprintf(os.Stderr, "%s\n\nflags:\n%s", usage, fs.FlagUsages())
+	}
+	return parse(fs, args)
+}
+
+// parseCommandFlags parses the flags of a subcommand that takes no
+// positional arguments and has set its own fs.Usage.
 func parseCommandFlags(fs *pflag.FlagSet, args []string) (done bool, err error) {
+	if done, err := parse(fs, args); done {
+		return done, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "lab %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return true, exitError{2}
+	}
+	return false, nil
+}
+
+func parse(fs *pflag.FlagSet, args []string) (done bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return true, nil
 		}
 		fmt.Fprintf(os.Stderr, "lab %s: %v\n", fs.Name(), err)
-		fs.Usage()
-		return true, exitError{2}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "lab %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
 		fs.Usage()
 		return true, exitError{2}
 	}

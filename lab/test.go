@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,20 +52,11 @@ func cmdTest(args []string) error {
 	bench := fs.Bool("bench", false, "also run every benchmark once (-bench . -benchtime 1x)")
 	verbose := fs.BoolP("verbose", "v", false, "stream every line of the tests' output")
 	jsonFile := fs.String("json", "", "also write the results to `FILE` as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lab test [STAGE...] [--strict] [--run REGEX] [--bench] [-v] [--json FILE]")
-		fmt.Fprintln(os.Stderr, "\nBuilds, vets and tests each module (default: all, the lab first), then prints")
-		fmt.Fprintln(os.Stderr, "a scoreboard. STAGE is a module name or a prefix: stage01, 01, lab.")
-		fmt.Fprintln(os.Stderr, "\nflags:")
-		fmt.Fprint(os.Stderr, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		fmt.Fprintf(os.Stderr, "lab test: %v\n", err)
-		fs.Usage()
-		return exitError{2}
+	if done, err := parseFlags(fs, args, `usage: lab test [STAGE...] [--strict] [--run REGEX] [--bench] [-v] [--json FILE]
+
+Builds, vets and tests each module (default: all, the lab first), then prints
+a scoreboard. STAGE is a module name or a prefix: stage01, 01, lab.`); done {
+		return err
 	}
 	results, err := runTests(testOptions{
 		Stages:  fs.Args(),

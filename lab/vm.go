@@ -123,22 +123,13 @@ func cmdVMTest(args []string) error {
 	cpus := fs.Int("cpus", min(runtime.NumCPU(), 4), "the VM's CPUs")
 	memory := fs.Int("memory", 2048, "the VM's memory in `MiB`")
 	cgroupFlag := fs.String("cgroup", "v2", "the VM's cgroup `LAYOUT`: v2 (unified), v1 (one hierarchy per controller) or hybrid (v1 plus an empty cgroup2)")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: lab vm test [STAGE...] [--strict] [--cgroup v2|v1|hybrid] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]")
-		fmt.Fprintln(os.Stderr, "\nBoots a throwaway qemu VM on Debian's kernel with the unified cgroup v2")
-		fmt.Fprintln(os.Stderr, "hierarchy (--cgroup v1 or hybrid: the older layouts, as systemd mounted")
-		fmt.Fprintln(os.Stderr, "them), runs each stage's tests in it (default: every stage of go.work)")
-		fmt.Fprintln(os.Stderr, "and prints the scoreboard. It counts tests only: `lab test` builds and vets.")
-		fmt.Fprintln(os.Stderr, "\nflags:")
-		fmt.Fprint(os.Stderr, fs.FlagUsages())
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return nil
-		}
-		fmt.Fprintf(os.Stderr, "lab vm test: %v\n", err)
-		fs.Usage()
-		return exitError{2}
+	if done, err := parseFlags(fs, args, `usage: lab vm test [STAGE...] [--strict] [--cgroup v2|v1|hybrid] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]
+
+Boots a throwaway qemu VM on Debian's kernel with the unified cgroup v2
+hierarchy (--cgroup v1 or hybrid: the older layouts, as systemd mounted
+them), runs each stage's tests in it (default: every stage of go.work)
+and prints the scoreboard. It counts tests only: 'lab test' builds and vets.`); done {
+		return err
 	}
 	if *timeout <= 0 || *cpus < 1 || *memory < 256 {
 		fmt.Fprintln(os.Stderr, "lab vm test: --timeout must be positive, --cpus at least 1, --memory at least 256")
