@@ -137,7 +137,11 @@ func TestExtractKeepsMetadata(t *testing.T) {
 	sticky := dir("tmp")
 	sticky.mode = 0o1777
 	xf := reg("x", "x")
-	xf.pax = map[string]string{"SCHILY.xattr.user.test": "kept", "SCHILY.xattr.trusted.overlay.opaque": "y"}
+	// security.capability, not a user.* xattr: tmpfs (where the cgroup v2
+	// VM keeps its temporary directories) has user xattrs only from
+	// kernel 6.6 on. The value is a vfs_cap_data, revision 2 (capabilities(7)):
+	// CAP_NET_BIND_SERVICE permitted and effective.
+	xf.pax = map[string]string{"SCHILY.xattr.security.capability": string(netBindCap), "SCHILY.xattr.trusted.overlay.opaque": "y"}
 	fifo := tarEntry{name: "fifo", typ: tar.TypeFifo, mode: 0o600}
 	null := tarEntry{name: "dev/null", typ: tar.TypeChar, mode: 0o666}
 	data := makeTar(t, sticky, suid, owned, xf, fifo, null, symlink("bin/sh", "su"), hardlink("bin/su2", "bin/su"))
@@ -159,17 +163,25 @@ func TestExtractKeepsMetadata(t *testing.T) {
 	assert.Equal(t, uint32(unix.S_IFCHR), lstat(t, filepath.Join(d, "dev/null")).Mode&unix.S_IFMT)
 	assert.Equal(t, testTime.Unix(), lstat(t, filepath.Join(d, "home/u/f")).Mtim.Sec)
 
-	buf := make([]byte, 16)
-	n, err := unix.Lgetxattr(filepath.Join(d, "x"), "user.test", buf)
-	if err == nil {
-		assert.Equal(t, "kept", string(buf[:n]))
-	}
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(filepath.Join(d, "x"), "security.capability", buf)
+	require.NoError(t, err, "the file capability was dropped")
+	assert.Equal(t, netBindCap, buf[:n])
 	_, err = unix.Lgetxattr(filepath.Join(d, "x"), overlayOpaqueXattr, buf)
 	assert.ErrorIs(t, err, unix.ENODATA, "trusted.overlay.* from an archive must be dropped")
 
 	fi, err := os.Stat(s.path("layers"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm(), "the layer store must be private")
+}
+
+// netBindCap is a file capability blob (struct vfs_cap_data, revision 2,
+// little endian): the effective flag, CAP_NET_BIND_SERVICE (bit 10)
+// permitted, nothing inheritable, no high capabilities.
+var netBindCap = []byte{
+	0x01, 0x00, 0x00, 0x02, // magic_etc: VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE
+	0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // data[0]: permitted, inheritable
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // data[1]
 }
 
 func lstat(t testing.TB, name string) *syscall.Stat_t {
