@@ -614,7 +614,7 @@ func (p *resetPlan) findStaleLeases() error {
 	for _, ip := range staleLeases(leases, kept) {
 		p.add(finding{
 			verb: "remove", kind: "lease", what: ip, note: "(container " + leases[ip] + ")",
-			act: func() error { return dropLease(file, ip) },
+			act: func() error { return withNetworkLock(file, func() error { return dropLease(file, ip) }) },
 		})
 	}
 	return nil
@@ -642,6 +642,26 @@ func readLeases(file string) (map[string]string, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return leases, nil
+}
+
+// withNetworkLock runs f holding stage05's network lock: flock(2) on
+// network/lock next to the lease file, which every run holds while it
+// reads and rewrites the leases (and builds or tears down the bridge).
+// Without it, a run allocating at the same moment could rewrite the file
+// from a copy read before reset's change, and undo it. The lock file stays.
+func withNetworkLock(leasesFile string, f func() error) error {
+	lock, err := os.OpenFile(filepath.Join(filepath.Dir(leasesFile), "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return f() // no network directory: no lease file either
+	}
+	if err != nil {
+		return fmt.Errorf("network lock: %w", err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("flock %s: %w", lock.Name(), err)
+	}
+	return f()
 }
 
 // dropLease rewrites the lease file without ip (write a temporary file,

@@ -34,6 +34,8 @@ var GuestModules = []string{
 	"nft_nat",       // stage05: dnat for published ports
 	"nft_masq",      // stage05: masquerade for outgoing traffic
 	"nft_ct",        // stage05: ct state matches
+	"nft_fib",       // stage05: "fib daddr type local" for published ports
+	"nft_fib_ipv4",
 	"nf_nat",
 	"nf_conntrack",
 }

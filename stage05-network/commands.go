@@ -1,0 +1,149 @@
+package main
+
+// The commands that work on the state directory rather than on a running
+// process: images (image import, images, tag, rmi), containers (ps, rm,
+// commit, inspect) and volumes (volume ls, volume rm). Each is a few lines
+// over the store (layers.go, images.go, containers.go, commit.go,
+// volumes.go). They fail with exit code 125, like run when the runtime
+// itself fails (docker's own commands use 1; one code is simpler here).
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+)
+
+// stateDirEnv moves the state directory, so that tests (and curious
+// students) get a store of their own instead of /var/lib/boxlab.
+const stateDirEnv = "BOXLAB_STATE_DIR"
+
+// stateDir is where images, layers, container records and volumes live.
+func stateDir() string {
+	if dir := os.Getenv(stateDirEnv); dir != "" {
+		return dir
+	}
+	return defaultStateDir
+}
+
+// storeCommands are the subcommands main hands to storeCommand, with
+// their usage.
+var storeCommands = map[string]string{
+	"image":   "image import [--explain] FILE [NAME[:TAG]]",
+	"images":  "images",
+	"tag":     "tag IMAGE NAME[:TAG]",
+	"rmi":     "rmi IMAGE...",
+	"ps":      "ps [-a]",
+	"rm":      "rm CONTAINER...",
+	"commit":  "commit CONTAINER [NAME[:TAG]]",
+	"inspect": "inspect CONTAINER...",
+	"volume":  "volume ls | volume rm NAME...",
+}
+
+// storeCommand runs one of storeCommands.
+func storeCommand(verb string, args []string) int {
+	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	all := fs.BoolP("all", "a", false, "ps: list every container, not only the running ones")
+	fs.BoolVar(&explainOn, "explain", false, "print each kernel-level step and its shell equivalent")
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		return failRuntime(fmt.Errorf("%w: usage: %s %s", err, progName, storeCommands[verb]))
+	}
+	args = fs.Args()
+	usage := fmt.Errorf("usage: %s %s", progName, storeCommands[verb])
+	s, err := openStore(stateDir())
+	if err != nil {
+		return failRuntime(err)
+	}
+	p := newProgress(os.Stdout)
+	switch {
+	case verb == "image" && len(args) >= 2 && len(args) <= 3 && args[0] == "import":
+		ref := ""
+		if len(args) == 3 {
+			ref = args[2]
+		}
+		_, err = s.importImage(args[1], ref, p)
+	case verb == "images" && len(args) == 0:
+		var rows []imageRow
+		if rows, err = s.listImages(); err == nil {
+			err = printImages(os.Stdout, rows)
+		}
+	case verb == "tag" && len(args) == 2:
+		err = s.tagImage(args[0], args[1])
+	case verb == "rmi" && len(args) > 0:
+		err = eachArg(args, func(ref string) error { return s.removeImage(ref, p) })
+	case verb == "ps" && len(args) == 0:
+		var cs []*container
+		if cs, err = s.containers(); err == nil {
+			err = printContainers(os.Stdout, cs, *all)
+		}
+	case verb == "rm" && len(args) > 0:
+		err = eachArg(args, func(ref string) error {
+			c, err := s.removeContainer(ref)
+			if err == nil {
+				fmt.Println(c.Name)
+			}
+			return err
+		})
+	case verb == "commit" && (len(args) == 1 || len(args) == 2):
+		ref := ""
+		if len(args) == 2 {
+			ref = args[1]
+		}
+		_, err = s.commit(args[0], ref, p)
+	case verb == "inspect" && len(args) > 0:
+		err = inspectCommand(s, args)
+	case verb == "volume" && len(args) == 1 && args[0] == "ls":
+		var vs []volumeInfo
+		if vs, err = s.listVolumes(); err == nil {
+			err = printVolumes(os.Stdout, vs)
+		}
+	case verb == "volume" && len(args) > 1 && args[0] == "rm":
+		err = eachArg(args[1:], func(name string) error {
+			err := s.removeVolume(name)
+			if err == nil {
+				fmt.Println(name)
+			}
+			return err
+		})
+	default:
+		err = usage
+	}
+	if err != nil {
+		return failRuntime(err)
+	}
+	return 0
+}
+
+// eachArg runs f on every argument, as docker's rm and rmi do: one failure
+// does not stop the others, and is reported with its own line.
+func eachArg(args []string, f func(string) error) error {
+	var last error
+	for _, a := range args {
+		if err := f(a); err != nil {
+			if last != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", progName, last)
+			}
+			last = err
+		}
+	}
+	return last
+}
+
+// inspectCommand prints the containers as a JSON array, as docker inspect.
+func inspectCommand(s *store, refs []string) error {
+	var out []inspectData
+	for _, ref := range refs {
+		c, err := s.findContainer(ref)
+		if err != nil {
+			return err
+		}
+		out = append(out, s.inspect(c))
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false) // print "2>&1" as it is, as docker does
+	enc.SetIndent("", "    ")
+	return enc.Encode(out)
+}

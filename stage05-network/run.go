@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+)
+
+// runCommand is `run`: check the input, start the container's init in new
+// namespaces, release it through the handshake, and wait for it, returning
+// the exit code to leave with.
+func runCommand(args []string) int {
+	o, err := parseRun(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
+		return exitRuntime
+	}
+	explainOn = o.explain
+	c, err := newContainer(o)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
+		return exitRuntime
+	}
+	defer c.cleanup() // after the container's process has been waited for
+	o.cgroupfs = c.cgroupfs()
+	r, w, err := newHandshake()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
+		return exitRuntime
+	}
+	cmd := initProcess(o, r)
+	explain("re-exec /proc/self/exe as the container's init: "+shellJoin(cmd.Args), "")
+	wait, err := startInit(o, cmd)
+	r.Close() // the child has its own copy now
+	if err != nil {
+		w.Close()
+		fmt.Fprintf(os.Stderr, "%s: start container process: %v%s\n", progName, err, startHint(o, err))
+		return exitRuntime
+	}
+	stop := forwardSignals(cmd.Process, c)
+	defer stop()
+	// The child waits on the pipe: put it into its cgroup now, before it
+	// runs anything of the user's. If that fails, close w without a byte:
+	// the child leaves having done nothing. A child that already died
+	// makes the write fail: Wait reports how it ended.
+	if err := c.adopt(cmd.Process.Pid); err != nil {
+		w.Close()
+		_ = wait()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
+		return exitRuntime
+	}
+	// Then its network, from outside, while it still waits. Deferred
+	// after c.cleanup, detach runs before it, on every way out of here.
+	detach, err := attachNetwork(o, cmd.Process.Pid)
+	defer detach()
+	if err != nil {
+		w.Close()
+		_ = wait()
+		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
+		return exitRuntime
+	}
+	_ = release(w)
+	return c.finish(exitCodeOf(wait()))
+}
+
+// initProcess prepares the re-execution of this binary as the container's
+// init; init.go is what it runs, with the run flags passed on. The child
+// gets the terminal's stdin, stdout and stderr as they are, and the
+// handshake's read end as fd 3.
+func initProcess(o *options, handshake *os.File) *exec.Cmd {
+	args := []string{initCommand, "--hostname", o.hostname}
+	if o.explain {
+		args = append(args, "--explain")
+	}
+	if o.userns {
+		args = append(args, "--userns")
+	}
+	if o.cgroupfs != "" {
+		args = append(args, "--cgroupfs", o.cgroupfs)
+	}
+	for _, v := range o.vspecs {
+		args = append(args, "--volume", v.String())
+	}
+	if o.workdir != "" {
+		args = append(args, "--workdir", o.workdir)
+	}
+	args = append(args, "--network", o.net.mode.String())
+	args = append(args, o.rootfs)
+	args = append(args, o.command...)
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args[0] = progName
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{handshake}
+	cmd.Env = mergeEnv(containerEnv(), o.env)
+	cmd.SysProcAttr = sysProcAttr(o)
+	return cmd
+}
+
+// containerEnv is the environment the command starts with: not the host's,
+// just enough for a shell to find its programs. The image's environment
+// and -e go on top (mergeEnv).
+func containerEnv() []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root",
+	}
+	if term := os.Getenv("TERM"); term != "" {
+		env = append(env, "TERM="+term)
+	}
+	return env
+}
+
+// forwardSignals passes the signals a user sends to the runtime on to the
+// container's process, so Ctrl-C and `kill` reach the command, and wakes a
+// paused container so that it can act on them.
+func forwardSignals(p *os.Process, c *task) (stop func()) {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				_ = p.Signal(s)
+				c.wake()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
