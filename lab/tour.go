@@ -43,6 +43,7 @@ var tourStages = []tourStageDef{
 	{"stage02-namespaces", "namespaces: its own host name, process tree, mounts, IPC, network and users", stage02Tour, false},
 	{"stage03-cgroups", "cgroups: limits, accounting and control of what the container uses", stage03Tour, false},
 	{"stage04-overlayfs", "overlayfs: layered images, copy-on-write containers, commit", stage04Tour, true},
+	{"stage05-network", "networking: a bridge, veth pairs, routes and NAT", stage05Tour, true},
 }
 
 var stage01Tour = []tourStep{
@@ -113,6 +114,25 @@ var stage04Tour = []tourStep{
 	{"commit turns the upper layer into a new layer on top of the image's three:",
 		"stage04-overlayfs commit cow boxlab/changed; stage04-overlayfs images; stage04-overlayfs run --rm boxlab/changed sh -c 'cat /etc/motd; test -e /etc/os-release || echo /etc/os-release: deleted'"},
 	{"Each container still has a network namespace with nothing in it but lo: it cannot reach anything. stage05 wires a bridge, veth pairs and NAT.", ""},
+}
+
+var stage05Tour = []tourStep{
+	{"--network none is stage04's world: a network namespace with nothing but lo:",
+		"stage05-network run --network none $ROOTFS probe ifaces"},
+	{"The default is a bridge: the runtime made bx0 on the host, a veth pair whose inside end is the container's eth0, an address from the boxlab subnet and a default route through the bridge:",
+		"stage05-network run $ROOTFS sh -c 'probe ifaces | grep -v ^iface=lo; probe routes'"},
+	{"Two containers on the bridge: 'web' prints its address and serves port 80; while it runs, network inspect shows the bridge, the leases and the NAT rules (with their iptables equivalents); a second container dials web:",
+		`mkfifo $STATE/web.out
+stage05-network run --name web $ROOTFS sh -c 'probe ifaces | grep ^iface=eth0; exec probe serve 80' > $STATE/web.out &
+exec 3< $STATE/web.out
+read -r eth0 <&3; echo "web: $eth0"
+read -r listening <&3; echo "web: $listening"
+stage05-network network inspect
+stage05-network run $ROOTFS probe dial "$(echo "$eth0" | sed 's/.*addrs=\([0-9.]*\)\/.*/\1/'):80"
+cat <&3; wait`},
+	{"With the last container gone, its veth, its lease and the boxlab table went too:",
+		"stage05-network network inspect"},
+	{"That is a container: a process in its own namespaces, limited by cgroups, on a layered image, wired to a bridge. stage06 puts it all together as a complete runtime.", ""},
 }
 
 type tourOptions struct {
@@ -224,7 +244,7 @@ func tourRun(line, bin string, vars map[string]string) {
 	if state, ok := vars["STATE"]; ok {
 		env = append(env, "BOXLAB_STATE_DIR="+state)
 	}
-	fmt.Printf("  $ %s\n", shown)
+	fmt.Printf("  $ %s\n", strings.ReplaceAll(shown, "\n", "\n    "))
 	cmd := exec.Command("/bin/sh", "-c", line)
 	cmd.Env = env
 	out, err := cmd.StdoutPipe()
