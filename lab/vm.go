@@ -65,17 +65,34 @@ func vmTitle(mode vm.CgroupMode) string { return mode.Name() + " (VM)" }
 
 // vmOptions says what runVMTests runs and how.
 type vmOptions struct {
-	Stages   []string // as for lab test; only stages, never the lab itself
-	Run      string   // -test.run REGEX
-	Verbose  bool     // stream the console and every line of the tests
-	Out      io.Writer
-	Timeout  time.Duration // the whole VM run, boot to power-off
-	Accel    string        // auto, kvm, tcg
+	Stages  []string // as for lab test; only stages, never the lab itself
+	Run     string   // -test.run REGEX
+	Verbose bool     // stream the console and every line of the tests
+	Out     io.Writer
+	Timeout time.Duration // the whole VM run, boot to power-off
+	Accel   string        // auto, kvm, tcg
+	// AccelRecheck runs the KVM checks again instead of trusting the
+	// decision cached for this machine.
+	AccelRecheck bool
+	// Stall stops a VM that has printed nothing on either serial port for
+	// this long; 0 is defaultStall.
+	Stall    time.Duration
 	CPUs     int
 	MemoryMB int
 	Cgroup   vm.CgroupMode // the guest's cgroup layout; "" is v2
 	// SkipHostPackages leaves out installing busybox-static and qemu.
 	SkipHostPackages bool
+}
+
+// defaultStall is how long a silent VM may go on: a boot under TCG
+// prints within seconds, and every test binary streams its events.
+const defaultStall = 3 * time.Minute
+
+func (o vmOptions) stall() time.Duration {
+	if o.Stall > 0 {
+		return o.Stall
+	}
+	return defaultStall
 }
 
 // testTimeout is each test binary's -test.timeout: go test's default of
@@ -119,11 +136,13 @@ func cmdVMTest(args []string) error {
 	verbose := fs.BoolP("verbose", "v", false, "stream the VM's console and every line of the tests' output")
 	jsonFile := fs.String("json", "", "also write the results to `FILE` as JSON")
 	timeout := fs.Duration("timeout", 40*time.Minute, "stop the VM after `DURATION`, boot to power-off")
-	accel := fs.String("accel", "auto", "qemu accelerator: auto (KVM if it works, else tcg), kvm or tcg")
+	accel := fs.String("accel", "auto", "qemu accelerator: auto (KVM if a test boot of the kernel prints, else tcg; cached), kvm or tcg")
+	recheck := fs.Bool("accel-recheck", false, "test KVM again instead of using the decision cached for this machine")
+	stall := fs.Duration("stall", defaultStall, "stop the VM when it has printed nothing for `DURATION`")
 	cpus := fs.Int("cpus", min(runtime.NumCPU(), 4), "the VM's CPUs")
 	memory := fs.Int("memory", 2048, "the VM's memory in `MiB`")
 	cgroupFlag := fs.String("cgroup", "v2", "the VM's cgroup `LAYOUT`: v2 (unified), v1 (one hierarchy per controller) or hybrid (v1 plus an empty cgroup2)")
-	if done, err := parseFlags(fs, args, `usage: lab vm test [STAGE...] [--strict] [--cgroup v2|v1|hybrid] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--accel auto|kvm|tcg]
+	if done, err := parseFlags(fs, args, `usage: lab vm test [STAGE...] [--strict] [--cgroup v2|v1|hybrid] [--run REGEX] [-v] [--json FILE] [--timeout 40m] [--stall 3m] [--accel auto|kvm|tcg] [--accel-recheck]
 
 Boots a throwaway qemu VM on Debian's kernel with the unified cgroup v2
 hierarchy (--cgroup v1 or hybrid: the older layouts, as systemd mounted
@@ -131,8 +150,8 @@ them), runs each stage's tests in it (default: every stage of go.work)
 and prints the scoreboard. It counts tests only: 'lab test' builds and vets.`); done {
 		return err
 	}
-	if *timeout <= 0 || *cpus < 1 || *memory < 256 {
-		fmt.Fprintln(os.Stderr, "lab vm test: --timeout must be positive, --cpus at least 1, --memory at least 256")
+	if *timeout <= 0 || *stall <= 0 || *cpus < 1 || *memory < 256 {
+		fmt.Fprintln(os.Stderr, "lab vm test: --timeout and --stall must be positive, --cpus at least 1, --memory at least 256")
 		return exitError{2}
 	}
 	mode, err := vm.ParseCgroupMode(*cgroupFlag)
@@ -144,7 +163,7 @@ and prints the scoreboard. It counts tests only: 'lab test' builds and vets.`); 
 	defer stop()
 	results, err := runVMTests(ctx, vmOptions{
 		Stages: fs.Args(), Run: *run, Verbose: *verbose, Out: os.Stdout,
-		Timeout: *timeout, Accel: *accel, CPUs: *cpus, MemoryMB: *memory, Cgroup: mode,
+		Timeout: *timeout, Accel: *accel, AccelRecheck: *recheck, Stall: *stall, CPUs: *cpus, MemoryMB: *memory, Cgroup: mode,
 	})
 	if err != nil {
 		return err
@@ -263,172 +282,231 @@ func (t vmTiming) String() string {
 // pass that could not start (no qemu, no kernel, a bad stage name); test
 // failures, a guest that fails to set up or a timeout are in the results.
 func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
-	out := opts.Out
-	if out == nil {
-		out = os.Stdout
+	if opts.Out == nil {
+		opts.Out = os.Stdout
 	}
 	if opts.Cgroup == "" {
 		opts.Cgroup = vm.CgroupV2
 	}
-	started := time.Now()
-	var timing vmTiming
-
-	root, err := workspaceRoot()
+	r := &vmRun{opts: opts, out: opts.Out, started: time.Now()}
+	if err := r.setUp(); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(r.runDir)
+	fmt.Fprintln(r.out, "== VM: prepare")
+	if err := r.prepareKernel(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.buildGuest(); err != nil {
+		return nil, err
+	}
+	if err := r.writeInitramfs(); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.out, "== VM: boot (%s, %d CPUs, %d MiB, timeout %s, stall %s)\n",
+		opts.Cgroup.Name(), opts.CPUs, opts.MemoryMB, opts.Timeout, opts.stall())
+	if len(r.planned) == 0 {
+		fmt.Fprintln(r.out, "  nothing to run: no stage built")
+		return mergeVMResults(r.mods, r.failures, nil), nil
+	}
+	results, err := r.bootAndRead(ctx)
 	if err != nil {
 		return nil, err
+	}
+	r.timing.total = time.Since(r.started)
+	fmt.Fprintf(r.out, "\nVM timing: %s\n", r.timing)
+	return mergeVMResults(r.mods, r.failures, results), nil
+}
+
+// vmRun is one VM pass under way: what runVMTests's steps hand on.
+type vmRun struct {
+	opts    vmOptions
+	out     io.Writer
+	started time.Time
+	timing  vmTiming
+
+	root, qemu, busybox, runDir, cacheDir string
+	g                                     goRunner
+	mods                                  []module
+
+	kernel   *vmKernel
+	modFiles []string
+	accel    vm.Accel
+
+	img      *rootfs.Image
+	t2j      string
+	built    []vmStage
+	planned  []module
+	failures map[string]moduleResult
+
+	initrd string
+}
+
+// setUp finds the workspace's stages and the host tools, and makes the
+// run's private directory.
+func (r *vmRun) setUp() error {
+	root, err := workspaceRoot()
+	if err != nil {
+		return err
 	}
 	all, err := workspaceModules(root)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	stages := stageModules(all)
 	if len(stages) == 0 {
-		return nil, errors.New("go.work lists no stage: nothing to run in the VM")
+		return errors.New("go.work lists no stage: nothing to run in the VM")
 	}
-	mods, err := selectModules(stages, opts.Stages)
-	if err != nil {
-		return nil, fmt.Errorf("%w (the VM runs the stages' tests only; the lab's own tests run on the host: lab test lab)", err)
+	if r.mods, err = selectModules(stages, r.opts.Stages); err != nil {
+		return fmt.Errorf("%w (the VM runs the stages' tests only; the lab's own tests run on the host: lab test lab)", err)
 	}
-	if !opts.SkipHostPackages {
-		if err := ensureHostPackages(out); err != nil {
-			fmt.Fprintf(out, "warning: %v\n", err)
+	if !r.opts.SkipHostPackages {
+		if err := ensureHostPackages(r.out); err != nil {
+			fmt.Fprintf(r.out, "warning: %v\n", err)
 		}
-		if err := ensureVMPackages(out); err != nil {
-			return nil, err
+		if err := ensureVMPackages(r.out); err != nil {
+			return err
 		}
 	}
 	qemu, ok := lookCommand("qemu-system-x86_64")
 	if !ok {
-		return nil, errors.New("qemu-system-x86_64 not found: install qemu-system-x86 (as root, 'lab vm test' installs it)")
+		return errors.New("qemu-system-x86_64 not found: install qemu-system-x86 (as root, 'lab vm test' installs it)")
 	}
-	busybox, err := hostBusybox()
-	if err != nil {
-		return nil, err
+	if r.busybox, err = hostBusybox(); err != nil {
+		return err
 	}
 	goBin, err := gotool.Path()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	g := goRunner{bin: goBin, root: root}
-	cacheDir := vmCacheDir()
-	runDir, err := os.MkdirTemp("", "boxlab-vm-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(runDir)
+	r.root, r.qemu, r.g, r.cacheDir = root, qemu, goRunner{bin: goBin, root: root}, vmCacheDir()
+	r.runDir, err = os.MkdirTemp("", "boxlab-vm-")
+	return err
+}
 
-	// 1. The kernel.
-	fmt.Fprintln(out, "== VM: prepare")
+// prepareKernel is step 1: the kernel, its modules, and the accelerator
+// it will boot under.
+func (r *vmRun) prepareKernel(ctx context.Context) error {
 	t0 := time.Now()
-	kernel, err := prepareVMKernel(ctx, filepath.Join(cacheDir, "vm"), out)
+	kernel, err := prepareVMKernel(ctx, filepath.Join(r.cacheDir, "vm"), r.out)
 	if err != nil {
-		return nil, fmt.Errorf("the VM's kernel: %w", err)
+		return fmt.Errorf("the VM's kernel: %w", err)
 	}
 	if kernel.Note != "" {
-		fmt.Fprintf(out, "warning: %s\n", kernel.Note)
+		fmt.Fprintf(r.out, "warning: %s\n", kernel.Note)
 	}
 	modFiles, inKernel, err := kernel.Modules(ctx, kernel.Deb, vm.GuestModules)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	timing.kernel = time.Since(t0)
+	r.kernel, r.modFiles = kernel, modFiles
+	r.timing.kernel = time.Since(t0)
 	fetched := "cached"
 	if kernel.Download > 0 {
 		fetched = fmt.Sprintf("downloaded in %s", kernel.Download.Round(100*time.Millisecond))
 	}
-	fmt.Fprintf(out, "  kernel: %s (%s %s, %s .deb, %s)\n", kernel.Release, kernel.Package.Name,
+	fmt.Fprintf(r.out, "  kernel: %s (%s %s, %s .deb, %s)\n", kernel.Release, kernel.Package.Name,
 		kernel.Package.Version, mib(kernel.DebBytes), fetched)
-	fmt.Fprintf(out, "  modules: %d to load", len(modFiles))
+	fmt.Fprintf(r.out, "  modules: %d to load", len(modFiles))
 	if len(inKernel) > 0 {
-		fmt.Fprintf(out, "; built in: %s", strings.Join(inKernel, " "))
+		fmt.Fprintf(r.out, "; built in: %s", strings.Join(inKernel, " "))
 	}
-	fmt.Fprintln(out)
+	fmt.Fprintln(r.out)
 
-	accel, err := vm.DetectAccel(ctx, qemu, opts.Accel, runDir)
-	if err != nil {
-		return nil, err
+	if r.opts.Accel != "tcg" {
+		fmt.Fprintln(r.out, "  accelerator: checking KVM (a test boot of this kernel, at most "+vm.KernelCheckBound.String()+")")
 	}
-	fmt.Fprintf(out, "  accelerator: %s\n", accel)
+	cache := vm.AccelCache{Path: filepath.Join(r.cacheDir, "vm", "accel.json"), Key: vm.AccelCacheKey(r.qemu, kernel.Vmlinuz)}
+	if r.opts.AccelRecheck {
+		_ = os.Remove(cache.Path) // decided afresh, and saved again
+	}
+	r.accel, err = vm.DetectAccel(ctx, r.qemu, r.opts.Accel, r.runDir, kernel.Vmlinuz, cache)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(r.out, "  accelerator: %s\n", r.accel)
+	return nil
+}
 
-	// 2. What the guest runs.
-	t0 = time.Now()
-	img, err := rootfs.Build(rootfs.Options{CacheDir: cacheDir})
+// buildGuest is step 2: what the guest runs, compiled here.
+func (r *vmRun) buildGuest() error {
+	t0 := time.Now()
+	img, err := rootfs.Build(rootfs.Options{CacheDir: r.cacheDir})
 	if err != nil {
-		return nil, fmt.Errorf("build the test image: %w", err)
+		return fmt.Errorf("build the test image: %w", err)
 	}
-	test2json, err := g.buildTest2JSON(runDir)
-	if err != nil {
-		return nil, err
+	r.img = img
+	if r.t2j, err = r.g.buildTest2JSON(r.runDir); err != nil {
+		return err
 	}
-	var (
-		built    []vmStage
-		planned  []module
-		failures = map[string]moduleResult{}
-	)
-	for _, m := range mods {
-		st, lines, err := g.buildVMStage(m, filepath.Join(runDir, "build", m.Name))
+	r.failures = map[string]moduleResult{}
+	for _, m := range r.mods {
+		st, lines, err := r.g.buildVMStage(m, filepath.Join(r.runDir, "build", m.Name))
 		if err != nil {
-			res := moduleResult{Module: m.Name, Failed: 1,
+			r.failures[m.Name] = moduleResult{Module: m.Name, Failed: 1,
 				Failures: []outcome{{Name: err.Error() + " [build for the VM failed]", Output: tail(lines, tailLines)}}}
-			failures[m.Name] = res
-			fmt.Fprintf(out, "  FAIL %s: %s\n", m.Name, err)
-			printIndented(out, tail(lines, tailLines))
+			fmt.Fprintf(r.out, "  FAIL %s: %s\n", m.Name, err)
+			printIndented(r.out, tail(lines, tailLines))
 			continue
 		}
 		what := fmt.Sprintf("%d %s", len(st.packages), plural(len(st.packages), "test binary", "test binaries"))
 		if st.stageBinary != "" {
 			what += " and the stage binary"
 		}
-		fmt.Fprintf(out, "  built %s: %s\n", m.Name, what)
-		built = append(built, st)
-		planned = append(planned, m)
+		fmt.Fprintf(r.out, "  built %s: %s\n", m.Name, what)
+		r.built = append(r.built, st)
+		r.planned = append(r.planned, m)
 	}
-	timing.build = time.Since(t0)
+	r.timing.build = time.Since(t0)
+	return nil
+}
 
-	// 3. The initramfs.
-	t0 = time.Now()
-	applets, err := busyboxApplets(busybox)
+// writeInitramfs is step 3: busybox, the modules, the binaries and the
+// image in one gzipped cpio.
+func (r *vmRun) writeInitramfs() error {
+	t0 := time.Now()
+	applets, err := busyboxApplets(r.busybox)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ir := &initramfs{busybox: busybox, applets: applets, kernel: kernel, modules: modFiles,
-		test2j: test2json, stages: built, root: root, imageDir: filepath.Dir(img.Dir),
-		plan: guestPlan(kernel.Release, modFiles, built, root, opts)}
-	initrd := filepath.Join(runDir, "initramfs.cpio.gz")
-	f, err := os.Create(initrd)
+	ir := &initramfs{busybox: r.busybox, applets: applets, kernel: r.kernel, modules: r.modFiles,
+		test2j: r.t2j, stages: r.built, root: r.root, imageDir: filepath.Dir(r.img.Dir),
+		plan: guestPlan(r.kernel.Release, r.modFiles, r.built, r.root, r.opts)}
+	r.initrd = filepath.Join(r.runDir, "initramfs.cpio.gz")
+	f, err := os.Create(r.initrd)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	rawSize, err := ir.write(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, fmt.Errorf("write the initramfs: %w", err)
+		return fmt.Errorf("write the initramfs: %w", err)
 	}
 	// The binaries are in the initramfs now: free the disk early.
-	_ = os.RemoveAll(filepath.Join(runDir, "build"))
-	timing.initramfs = time.Since(t0)
+	_ = os.RemoveAll(filepath.Join(r.runDir, "build"))
+	r.timing.initramfs = time.Since(t0)
 	gzSize := int64(0)
-	if st, err := os.Stat(initrd); err == nil {
+	if st, err := os.Stat(r.initrd); err == nil {
 		gzSize = st.Size()
 	}
-	fmt.Fprintf(out, "  initramfs: %s (%s gzip) in %s\n", mib(rawSize), mib(gzSize), timing.initramfs.Round(100*time.Millisecond))
+	fmt.Fprintf(r.out, "  initramfs: %s (%s gzip) in %s\n", mib(rawSize), mib(gzSize), r.timing.initramfs.Round(100*time.Millisecond))
+	return nil
+}
 
-	// 4. Boot and read.
-	machine := vm.Machine{Qemu: qemu, Accel: accel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
-		Kernel: kernel.Vmlinuz, Initrd: initrd, Append: vm.KernelCmdline, Dir: runDir}
-	fmt.Fprintf(out, "== VM: boot (%s, %d CPUs, %d MiB, timeout %s)\n", opts.Cgroup.Name(), opts.CPUs, opts.MemoryMB, opts.Timeout)
-	if len(planned) == 0 {
-		fmt.Fprintln(out, "  nothing to run: no stage built")
-		return mergeVMResults(mods, failures, nil), nil
-	}
-	collector := newVMCollector(out, opts.Verbose, planned)
+// bootAndRead is step 4: boot, stream the results into the scoreboard,
+// and say how the VM ended when it did not end well.
+func (r *vmRun) bootAndRead(ctx context.Context) ([]moduleResult, error) {
+	opts := r.opts
+	machine := vm.Machine{Qemu: r.qemu, Accel: r.accel, CPUs: opts.CPUs, MemoryMB: opts.MemoryMB,
+		Kernel: r.kernel.Vmlinuz, Initrd: r.initrd, Append: vm.KernelCmdline, Dir: r.runDir, Stall: opts.stall()}
+	collector := newVMCollector(r.out, opts.Verbose, r.planned)
 	collector.label = opts.Cgroup.Name() + " VM"
-	console := newConsoleTail(out, opts.Verbose, tailLines)
+	console := newConsoleTail(r.out, opts.Verbose, tailLines)
 	bootStart := time.Now()
-	outcome, err := machine.Run(ctx, opts.Timeout, console, func(r io.Reader) {
-		if err := vm.ReadResults(r, collector); err != nil {
+	outcome, err := machine.Run(ctx, opts.Timeout, console, func(rd io.Reader) {
+		if err := vm.ReadResults(rd, collector); err != nil {
 			collector.Output([]byte("results channel: " + err.Error()))
 		}
 	})
@@ -436,50 +514,61 @@ func runVMTests(ctx context.Context, opts vmOptions) ([]moduleResult, error) {
 		return nil, err
 	}
 	console.flush()
-	end := bootStart.Add(outcome.Elapsed)
-	switch {
-	case collector.booted.IsZero():
-		timing.boot = outcome.Elapsed
-	case collector.finished.IsZero():
-		timing.boot = collector.booted.Sub(bootStart)
-		timing.tests = end.Sub(collector.booted)
-	default:
-		timing.boot = collector.booted.Sub(bootStart)
-		timing.tests = collector.finished.Sub(collector.booted)
-		timing.poweroff = end.Sub(collector.finished)
-	}
+	r.timing.setRun(bootStart, outcome.Elapsed, collector.booted, collector.finished)
 
-	reason := ""
-	switch {
-	case outcome.TimedOut:
-		reason = fmt.Sprintf("timeout: the VM was still running after %s (--timeout)", opts.Timeout)
-	case outcome.Canceled:
-		reason = "interrupted: the VM was stopped"
-	case !collector.done:
-		reason = fmt.Sprintf("the VM stopped before the end of the tests (qemu exit status %d)", outcome.ExitCode)
-	}
+	reason := vmEndReason(outcome, collector.done, opts)
 	results := collector.finish(reason)
 	if err := collector.checkCgroupMounts(opts.Cgroup); err != nil {
 		// The tests ran, but not on the layout asked for: that fails the pass.
-		fmt.Fprintf(out, "\nVM: %v\n", err)
+		fmt.Fprintf(r.out, "\nVM: %v\n", err)
 		results = append(results, vmSetupFailure(opts.Cgroup.Name()+" layout", err))
 	}
 	if reason != "" || outcome.ExitCode != 0 {
-		fmt.Fprintf(out, "\nVM: %s\n", firstNonEmpty(reason, fmt.Sprintf("qemu exited with status %d", outcome.ExitCode)))
+		fmt.Fprintf(r.out, "\nVM: %s\n", firstNonEmpty(reason, fmt.Sprintf("qemu exited with status %d", outcome.ExitCode)))
 		if outcome.Stderr != "" {
-			fmt.Fprintln(out, "qemu said:")
-			printIndented(out, tail(splitLines(outcome.Stderr), tailLines))
+			fmt.Fprintln(r.out, "qemu said:")
+			printIndented(r.out, tail(splitLines(outcome.Stderr), tailLines))
 		}
-		fmt.Fprintf(out, "console tail (last %d lines):\n", tailLines)
+		fmt.Fprintf(r.out, "console tail (last %d lines):\n", tailLines)
 		if lines := console.lines(); len(lines) > 0 {
-			printIndented(out, lines)
+			printIndented(r.out, lines)
 		} else {
-			fmt.Fprintln(out, "    (nothing: qemu stopped before the kernel printed anything)")
+			fmt.Fprintln(r.out, "    (nothing: qemu stopped before the kernel printed anything)")
 		}
 	}
-	timing.total = time.Since(started)
-	fmt.Fprintf(out, "\nVM timing: %s\n", timing)
-	return mergeVMResults(mods, failures, results), nil
+	return results, nil
+}
+
+// vmEndReason says why a VM run did not finish its tests, or "".
+func vmEndReason(o vm.Outcome, done bool, opts vmOptions) string {
+	switch {
+	case o.TimedOut:
+		return fmt.Sprintf("timeout: the VM was still running after %s (--timeout)", opts.Timeout)
+	case o.Stalled:
+		return fmt.Sprintf("stalled: nothing on the VM's console or results port for %s (--stall); the VM was stopped", opts.stall())
+	case o.Canceled:
+		return "interrupted: the VM was stopped"
+	case !done:
+		return fmt.Sprintf("the VM stopped before the end of the tests (qemu exit status %d)", o.ExitCode)
+	}
+	return ""
+}
+
+// setRun splits a run's time into boot, tests and power-off, as far as
+// the guest got.
+func (t *vmTiming) setRun(start time.Time, elapsed time.Duration, booted, finished time.Time) {
+	end := start.Add(elapsed)
+	switch {
+	case booted.IsZero():
+		t.boot = elapsed
+	case finished.IsZero():
+		t.boot = booted.Sub(start)
+		t.tests = end.Sub(booted)
+	default:
+		t.boot = booted.Sub(start)
+		t.tests = finished.Sub(booted)
+		t.poweroff = end.Sub(finished)
+	}
 }
 
 // mergeVMResults puts the modules that did not build back among those the

@@ -69,10 +69,22 @@ func CheckKVMDevice(dev string) error {
 	return nil
 }
 
-// ChooseAccel picks the accelerator. want is "auto", "kvm" or "tcg"; device
-// and probe are the two KVM checks, run only when needed. With "kvm" a
-// failed check is an error rather than a fallback.
-func ChooseAccel(want string, device, probe func() error) (Accel, error) {
+// AccelChecks are the three KVM checks, cheapest first; ChooseAccel runs
+// each only when the one before it passed.
+type AccelChecks struct {
+	Device func() error // /dev/kvm opens and speaks the KVM API
+	Probe  func() error // a few real-mode instructions run under KVM
+	// Kernel boots the very kernel the run will use under KVM and waits,
+	// a short while, for its first console line. The probe passing is not
+	// enough: on some hosts (nested virtualisation without the features a
+	// long-mode kernel needs) the real-mode probe exits as asked and then
+	// Linux hangs in its setup code, silently, for as long as one waits.
+	Kernel func() error
+}
+
+// ChooseAccel picks the accelerator. want is "auto", "kvm" or "tcg". With
+// "kvm" a failed check is an error rather than a fallback.
+func ChooseAccel(want string, c AccelChecks) (Accel, error) {
 	switch want {
 	case "tcg":
 		return Accel{Name: "tcg", Reason: "asked for with --accel tcg"}, nil
@@ -80,27 +92,24 @@ func ChooseAccel(want string, device, probe func() error) (Accel, error) {
 	default:
 		return Accel{}, fmt.Errorf("--accel %q: want auto, kvm or tcg", want)
 	}
-	err := device()
+	err := c.Device()
 	if err == nil {
-		if err = probe(); err != nil {
+		if err = c.Probe(); err != nil {
 			err = fmt.Errorf("KVM test boot failed: %w", err)
 		}
 	}
 	if err == nil {
-		return Accel{Name: "kvm", Reason: "/dev/kvm works"}, nil
+		if err = c.Kernel(); err != nil {
+			err = fmt.Errorf("KVM boots nothing: %w", err)
+		}
+	}
+	if err == nil {
+		return Accel{Name: "kvm", Reason: "/dev/kvm works and the kernel boots under it"}, nil
 	}
 	if want == "kvm" {
-		return Accel{}, fmt.Errorf("--accel kvm: %w", err)
+		return Accel{}, fmt.Errorf("--accel kvm: %w (use --accel tcg or auto)", err)
 	}
 	return Accel{Name: "tcg", Reason: err.Error()}, nil
-}
-
-// DetectAccel runs ChooseAccel with the real checks, booting the probe
-// firmware from a file in dir.
-func DetectAccel(ctx context.Context, qemu, want, dir string) (Accel, error) {
-	return ChooseAccel(want,
-		func() error { return CheckKVMDevice("/dev/kvm") },
-		func() error { return ProbeBoot(ctx, qemu, "kvm", dir) })
 }
 
 // Probe firmware: where the CPU starts and what it finds there.

@@ -21,37 +21,44 @@ func (c *check) run() error { c.ran = true; return c.err }
 func TestChooseAccel(t *testing.T) {
 	noDev := errors.New("open /dev/kvm: no such file or directory")
 	badBoot := errors.New("qemu -accel kvm: KVM: entry failed, hardware error 0x0")
+	hang := errors.New("no console output in 15s")
 	cases := []struct {
-		name          string
-		want          string
-		dev, probe    error
-		accel         string
-		reason, fails string
-		probeRuns     bool
+		name                string
+		want                string
+		dev, probe, kernel  error
+		accel               string
+		reason, fails       string
+		probeRuns, kernRuns bool
 	}{
-		{name: "auto, KVM works", want: "auto", accel: "kvm", reason: "/dev/kvm works", probeRuns: true},
-		{name: "empty means auto", want: "", accel: "kvm", probeRuns: true},
+		{name: "auto, KVM works", want: "auto", accel: "kvm", reason: "the kernel boots under it", probeRuns: true, kernRuns: true},
+		{name: "empty means auto", want: "", accel: "kvm", probeRuns: true, kernRuns: true},
 		{name: "auto, no /dev/kvm", want: "auto", dev: noDev, accel: "tcg", reason: "open /dev/kvm: no such file or directory"},
-		{name: "auto, device answers but the boot fails", want: "auto", probe: badBoot, accel: "tcg",
+		{name: "auto, device answers but the probe fails", want: "auto", probe: badBoot, accel: "tcg",
 			reason: "KVM test boot failed: qemu -accel kvm: KVM: entry failed", probeRuns: true},
+		{name: "auto, device answers, probe passes, kernel hangs", want: "auto", kernel: hang, accel: "tcg",
+			reason: "KVM boots nothing: no console output in 15s", probeRuns: true, kernRuns: true},
 		{name: "tcg asked for", want: "tcg", dev: noDev, accel: "tcg", reason: "--accel tcg"},
-		{name: "kvm asked for and works", want: "kvm", accel: "kvm", probeRuns: true},
+		{name: "kvm asked for and works", want: "kvm", accel: "kvm", probeRuns: true, kernRuns: true},
 		{name: "kvm asked for, none", want: "kvm", dev: noDev, fails: "--accel kvm: open /dev/kvm"},
-		{name: "kvm asked for, boot fails", want: "kvm", probe: badBoot, fails: "KVM test boot failed", probeRuns: true},
+		{name: "kvm asked for, probe fails", want: "kvm", probe: badBoot, fails: "KVM test boot failed", probeRuns: true},
+		{name: "kvm asked for, kernel hangs", want: "kvm", kernel: hang, fails: "--accel kvm: KVM boots nothing: no console output in 15s",
+			probeRuns: true, kernRuns: true},
 		{name: "nonsense", want: "hvf", fails: `--accel "hvf"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			dev, probe := &check{err: c.dev}, &check{err: c.probe}
-			a, err := ChooseAccel(c.want, dev.run, probe.run)
+			dev, probe, kern := &check{err: c.dev}, &check{err: c.probe}, &check{err: c.kernel}
+			a, err := ChooseAccel(c.want, AccelChecks{Device: dev.run, Probe: probe.run, Kernel: kern.run})
 			if c.fails != "" {
-				assert.ErrorContains(t, err, c.fails)
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), c.fails)
 			} else {
 				require.NoError(t, err)
 				assert.Equal(t, c.accel, a.Name)
 				assert.Contains(t, a.Reason, c.reason)
 			}
-			assert.Equal(t, c.probeRuns, probe.ran, "probe boot ran")
+			assert.Equal(t, c.probeRuns, probe.ran, "probe ran")
+			assert.Equal(t, c.kernRuns, kern.ran, "kernel test boot ran")
 			if c.want == "tcg" {
 				assert.False(t, dev.ran, "no KVM check when tcg is asked for")
 			}

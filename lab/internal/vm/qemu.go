@@ -31,6 +31,10 @@ type Machine struct {
 	Initrd   string // the initramfs
 	Append   string // kernel command line
 	Dir      string // where the sockets go (a private temporary directory)
+	// Stall ends the VM when neither serial port has said anything for
+	// this long (0: never). A guest that hangs, in its boot or in a test,
+	// is cut off in minutes instead of at the whole run's timeout.
+	Stall time.Duration
 }
 
 // KernelCmdline is the guest kernel's command line: the console on the
@@ -69,6 +73,7 @@ type Outcome struct {
 	ExitCode int           // qemu's exit status; -1 when killed
 	TimedOut bool          // the timeout cut it off
 	Canceled bool          // the context was canceled (Ctrl-C)
+	Stalled  bool          // nothing came from the VM for Machine.Stall
 	Stderr   string        // what qemu itself printed
 	Elapsed  time.Duration // from qemu's start to its exit
 }
@@ -93,6 +98,9 @@ func (m Machine) Run(ctx context.Context, timeout time.Duration, console io.Writ
 	}
 	defer resL.Close()
 
+	// Every read from either port is progress; activity carries the news
+	// to the loop below without ever blocking a reader.
+	activity := make(chan struct{}, 1)
 	var wg sync.WaitGroup
 	serve := func(l net.Listener, f func(io.Reader)) {
 		wg.Add(1)
@@ -104,7 +112,7 @@ func (m Machine) Run(ctx context.Context, timeout time.Duration, console io.Writ
 				return
 			}
 			defer c.Close()
-			f(c)
+			f(progressReader{c, activity})
 		}()
 	}
 	serve(conL, func(r io.Reader) { _, _ = io.Copy(console, r) })
@@ -128,16 +136,38 @@ func (m Machine) Run(ctx context.Context, timeout time.Duration, console io.Writ
 
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	var (
+		stallTimer *time.Timer
+		stalled    <-chan time.Time // nil (never ready) without a Stall
+	)
+	if m.Stall > 0 {
+		stallTimer = time.NewTimer(m.Stall)
+		defer stallTimer.Stop()
+		stalled = stallTimer.C
+	}
 	var out Outcome
 	var waitErr error
-	select {
-	case waitErr = <-exited:
-	case <-timer.C:
-		out.TimedOut = true
-	case <-ctx.Done():
-		out.Canceled = true
+wait:
+	for {
+		select {
+		case waitErr = <-exited:
+			break wait
+		case <-activity:
+			if stallTimer != nil {
+				stallTimer.Reset(m.Stall)
+			}
+		case <-stalled:
+			out.Stalled = true
+			break wait
+		case <-timer.C:
+			out.TimedOut = true
+			break wait
+		case <-ctx.Done():
+			out.Canceled = true
+			break wait
+		}
 	}
-	if out.TimedOut || out.Canceled {
+	if out.TimedOut || out.Canceled || out.Stalled {
 		_ = cmd.Process.Kill()
 		waitErr = <-exited
 	}
@@ -158,4 +188,22 @@ func (m Machine) Run(ctx context.Context, timeout time.Duration, console io.Writ
 		out.ExitCode = -1
 	}
 	return out, nil
+}
+
+// progressReader passes reads through and, for every read that brought
+// bytes, leaves a token in activity (or finds one already there).
+type progressReader struct {
+	r        io.Reader
+	activity chan<- struct{}
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		select {
+		case p.activity <- struct{}{}:
+		default:
+		}
+	}
+	return n, err
 }
