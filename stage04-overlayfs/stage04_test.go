@@ -182,6 +182,24 @@ func TestImageConfigUsed(t *testing.T) {
 	assert.Equal(t, lines[0], lines[1], "the init layer's /etc/hostname")
 }
 
+// A working directory must be inside the container's root: -w through an
+// inherited descriptor (fd 7 on a host directory, as a shell's `7</etc`
+// leaves it) is refused before the command runs (CVE-2024-21626's class).
+func TestWorkdirOutsideRootRefused(t *testing.T) {
+	b := newBox(t)
+	hostDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(hostDir, "host-secret"), []byte("host"), 0o644))
+	dir, err := os.Open(hostDir)
+	require.NoError(t, err)
+	defer dir.Close()
+	cmd := b.cmd("run", "--rm", "-w", "/proc/self/fd/7", labtest.Rootfs(t), "/bin/probe", "file", "read", "host-secret")
+	cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, dir} // fd 3+4 = 7
+	r := labtest.Wait(t, cmd)
+	assert.NotEqual(t, "host", r.Facts().Get("content"), "the host's file read through -w: %v", r)
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "working directory /proc/self/fd/7: outside the container's root")
+}
+
 // A write to a lower file copies it up: the layer keeps its file, upper
 // gets the copy. A deletion leaves a whiteout in upper.
 func TestCopyOnWriteAndWhiteout(t *testing.T) {
