@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,9 @@ func containerInit(args []string) {
 		fail(exitRuntime, errors.New("init must be PID 1 of a new PID namespace: use 'run'"))
 	}
 	if err := setupContainer(o); err != nil {
+		fail(exitRuntime, err)
+	}
+	if err := setCommandEnv(o.env); err != nil {
 		fail(exitRuntime, err)
 	}
 	if err := closeInheritedFds(); err != nil {
@@ -123,6 +127,20 @@ func enterWorkdir(dir string) error {
 func checkCwdInRoot(dir string) error {
 	if _, err := unix.Getwd(); err != nil {
 		return fmt.Errorf("working directory %s: outside the container's root (getcwd: %w): refused; give -w a directory of the image", dir, err)
+	}
+	return nil
+}
+
+// setCommandEnv puts the image's environment and -e over the fixed one
+// init started with (containerEnv, in run.go), for the command that execve
+// starts next. Only now: an environment changed in a running process
+// reaches no dynamic loader and no Go runtime but the next program's.
+func setCommandEnv(env []string) error {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("environment variable %q: %w", k, err)
+		}
 	}
 	return nil
 }
