@@ -212,7 +212,10 @@ func TestImageEnvNotInRuntime(t *testing.T) {
 	b := newBox(t)
 	notALibrary := filepath.Join(t.TempDir(), "evil.so")
 	require.NoError(t, os.WriteFile(notALibrary, []byte("not a library\n"), 0o644))
-	archive := imageWithEnv(t, "LD_PRELOAD="+notALibrary, "GODEBUG=inittrace=1", "BOXLAB_MARKER=from-image")
+	archive := imageWithConfig(t, func(rc map[string]any) {
+		env, _ := rc["Env"].([]any)
+		rc["Env"] = append(env, "LD_PRELOAD="+notALibrary, "GODEBUG=inittrace=1", "BOXLAB_MARKER=from-image")
+	})
 	b.ok("image", "import", archive, "evil")
 
 	r := b.run("run", "--rm", "-e", "LD_BIND_NOW=1", "evil", "/bin/busybox", "env")
@@ -225,9 +228,22 @@ func TestImageEnvNotInRuntime(t *testing.T) {
 	}
 }
 
-// imageWithEnv is the test image's docker save archive, unpacked into a
-// directory, with env added to its config's Env.
-func imageWithEnv(t *testing.T, env ...string) string {
+// A relative WorkingDir in an image's config is refused, and the error
+// says it came from the image, not from -w; nothing is left behind.
+func TestImageRelativeWorkdirRefused(t *testing.T) {
+	b := newBox(t)
+	b.ok("image", "import", imageWithConfig(t, func(rc map[string]any) { rc["WorkingDir"] = "srv/app" }), "relwd")
+	r := b.run("run", "--rm", "relwd", "/bin/probe", "env")
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, `image relwd: its config's WorkingDir "srv/app" is not an absolute path`)
+	assert.NotContains(t, r.Stderr, "--workdir")
+	r = b.ok("run", "--rm", "-w", "/srv", "relwd", "/bin/probe", "env")
+	assert.Equal(t, "/srv", r.Facts().Get("cwd"), "-w overrides the image's")
+}
+
+// imageWithConfig is the test image's docker save archive, unpacked into a
+// directory, with its run config (the config's "config") changed by edit.
+func imageWithConfig(t *testing.T, edit func(rc map[string]any)) string {
 	t.Helper()
 	dir := t.TempDir()
 	f, err := os.Open(labtest.TestImage(t).DockerArchive)
@@ -259,11 +275,7 @@ func imageWithEnv(t *testing.T, env ...string) string {
 	require.NoError(t, json.Unmarshal([]byte(readFile(t, config)), &c))
 	rc, _ := c["config"].(map[string]any)
 	require.NotNil(t, rc, "the test image's config has a config")
-	old, _ := rc["Env"].([]any)
-	for _, kv := range env {
-		old = append(old, kv)
-	}
-	rc["Env"] = old
+	edit(rc)
 	raw, err := json.Marshal(c)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(config, raw, 0o644))
