@@ -104,7 +104,7 @@ func containerEnv() []string {
 // forwardSignals passes the signals a user sends to the runtime on to the
 // container's process, so Ctrl-C and `kill` reach the command, and wakes a
 // paused container so that it can act on them.
-func forwardSignals(p *os.Process, c *container) (stop func()) {
+func forwardSignals(p *os.Process, c *task) (stop func()) {
 	ch := make(chan os.Signal, 8)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})
