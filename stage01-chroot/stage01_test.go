@@ -105,6 +105,19 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// run --help (and -h) prints what --help prints, the run flags with it,
+// and exits 0.
+func TestRunHelp(t *testing.T) {
+	want := labtest.Run(t, "--help")
+	require.Equal(t, 0, want.Code, want)
+	require.Contains(t, want.Stderr, "--explain")
+	for _, flag := range []string{"--help", "-h"} {
+		r := labtest.Run(t, "run", flag)
+		assert.Equal(t, 0, r.Code, r)
+		assert.Equal(t, want.Stderr, r.Stderr, "run %s", flag)
+	}
+}
+
 // Bad input is refused with one line that says what to do, exit 125, and
 // nothing is created.
 func TestBadInput(t *testing.T) {

@@ -31,6 +31,9 @@ func containerInit(args []string) {
 	if err := setupContainer(o); err != nil {
 		fail(exitRuntime, err)
 	}
+	if err := closeInheritedFds(); err != nil {
+		fail(exitRuntime, err)
+	}
 	code, err := execCommand(o.command)
 	fail(code, err)
 }

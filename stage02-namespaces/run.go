@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // runCommand is `run`: check the input, start the container's init in new
@@ -13,6 +16,10 @@ import (
 // the exit code to leave with.
 func runCommand(args []string) int {
 	o, err := parseRun(args)
+	if errors.Is(err, pflag.ErrHelp) { // run --help: what --help prints
+		usage()
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
 		return exitRuntime

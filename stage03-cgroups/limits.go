@@ -118,6 +118,11 @@ func parseMemorySwap(s string, memory int64) (int64, error) {
 // b, k, m, g, t or p (any case, 1024-based) with an optional "b" or "ib".
 var sizeSyntax = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?) ?(b|[kmgtp](?:i?b)?)?$`)
 
+// maxSize bounds every size: far beyond any host's memory, and small
+// enough that what the runtime derives from a size (the default
+// --memory-swap is twice --memory) still fits in an int64.
+const maxSize = 1 << 61
+
 // parseSize reads a size as docker does ("64m", "1g", "512k", "1.5g",
 // "4096"), in bytes.
 func parseSize(s string) (int64, error) {
@@ -134,8 +139,8 @@ func parseSize(s string) (int64, error) {
 		unit = math.Pow(1024, float64(strings.IndexByte("bkmgtp", strings.ToLower(m[2])[0])))
 	}
 	bytes := math.Floor(n * unit)
-	if bytes >= math.MaxInt64 {
-		return 0, errors.New("too large")
+	if bytes > maxSize {
+		return 0, errors.New("too large: at most 2048p (2 EiB), far more than any host has")
 	}
 	if bytes <= 0 {
 		return 0, errors.New("must be more than 0")
@@ -166,14 +171,23 @@ func parseCPUs(s string) (int64, error) {
 	return quota, nil
 }
 
-// maxCPU bounds CPU numbers: far above any kernel's NR_CPUS, low enough
-// that a range cannot allocate much.
-const maxCPU = 1 << 16
+// maxCPU bounds CPU numbers: the largest NR_CPUS a kernel is built with
+// (8192 on x86_64 and arm64).
+const maxCPU = 8192
+
+// maxCPUList bounds the text of a list: 0-8191 takes seven bytes, and any
+// host's CPUs fit in a few ranges.
+const maxCPUList = 1024
 
 // parseCPUList reads the kernel's cpulist syntax ("0-2,4,7"; cpuset(7)):
-// the CPU numbers, sorted, each once.
+// the CPU numbers, sorted, each once. A CPU named twice, or in ranges that
+// overlap, is counted once: a list of 1 KiB of 0-8191 gives 8192 numbers,
+// not a million.
 func parseCPUList(s string) ([]int, error) {
-	var cpus []int
+	if len(s) > maxCPUList {
+		return nil, fmt.Errorf("list too long (%d bytes, at most %d): use ranges such as 0-63", len(s), maxCPUList)
+	}
+	var in [maxCPU]bool
 	for _, part := range strings.Split(s, ",") {
 		first, last, isRange := strings.Cut(part, "-")
 		lo, err1 := parseCPUNumber(first)
@@ -188,11 +202,16 @@ func parseCPUList(s string) ([]int, error) {
 			return nil, fmt.Errorf("range %s goes backwards", part)
 		}
 		for cpu := lo; cpu <= hi; cpu++ {
+			in[cpu] = true
+		}
+	}
+	var cpus []int
+	for cpu, ok := range in {
+		if ok {
 			cpus = append(cpus, cpu)
 		}
 	}
-	slices.Sort(cpus)
-	return slices.Compact(cpus), nil
+	return cpus, nil
 }
 
 func parseCPUNumber(s string) (int, error) {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // runCommand is `run`: check the input, start the container's init in new
@@ -13,6 +16,10 @@ import (
 // the exit code to leave with.
 func runCommand(args []string) int {
 	o, err := parseRun(args)
+	if errors.Is(err, pflag.ErrHelp) { // run --help: what --help prints
+		usage()
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
 		return exitRuntime
@@ -97,7 +104,7 @@ func containerEnv() []string {
 // forwardSignals passes the signals a user sends to the runtime on to the
 // container's process, so Ctrl-C and `kill` reach the command, and wakes a
 // paused container so that it can act on them.
-func forwardSignals(p *os.Process, c *container) (stop func()) {
+func forwardSignals(p *os.Process, c *task) (stop func()) {
 	ch := make(chan os.Signal, 8)
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	done := make(chan struct{})

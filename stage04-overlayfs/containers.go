@@ -146,6 +146,9 @@ func (s *store) resolveContainerImage(c *container) error {
 	c.Cmd = append(append([]string{}, rc.Entrypoint...), c.Cmd...)
 	if c.WorkingDir == "" {
 		c.WorkingDir = rc.WorkingDir
+		if c.WorkingDir != "" && !strings.HasPrefix(c.WorkingDir, "/") {
+			return fmt.Errorf("image %s: its config's WorkingDir %q is not an absolute path: give -w a directory in the container, or fix the image", c.Image, rc.WorkingDir)
+		}
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -60,7 +61,30 @@ func checkName(name string) error {
 	if !nameSyntax.MatchString(name) {
 		return fmt.Errorf("--name %q: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64", name)
 	}
+	if cgroupFileName(name) {
+		return fmt.Errorf("--name %q: the name of a cgroup interface file: the container's cgroup, boxlab/%s, cannot be made beside it; choose another name", name, name)
+	}
 	return nil
+}
+
+// cgroupFileNames are the interface files a cgroup directory holds besides
+// the controllers' "CONTROLLER.KEY" ones (cgroups(7); cgroup-v1 tasks,
+// notify_on_release, release_agent). A container named like one of them
+// would have its cgroup directory where the kernel already has a file.
+var cgroupFileNames = map[string]bool{"tasks": true, "notify_on_release": true, "release_agent": true}
+
+// cgroupFilePrefixes are the prefixes before the first "." of the other
+// interface files: cgroup.* and one per controller, with irq.pressure's
+// (the kernel's cgroup_subsys.h lists the controllers).
+var cgroupFilePrefixes = map[string]bool{
+	"cgroup": true, "cpuset": true, "cpu": true, "cpuacct": true, "io": true, "blkio": true, "memory": true,
+	"devices": true, "freezer": true, "net_cls": true, "perf_event": true, "net_prio": true, "hugetlb": true,
+	"pids": true, "rdma": true, "misc": true, "dmem": true, "debug": true, "irq": true,
+}
+
+func cgroupFileName(name string) bool {
+	prefix, _, dotted := strings.Cut(name, ".")
+	return cgroupFileNames[name] || dotted && cgroupFilePrefixes[prefix]
 }
 
 func recordDir(name string) string { return filepath.Join(containersDir, name) }

@@ -101,6 +101,19 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// run --help (and -h) prints what --help prints, the run flags with it,
+// and exits 0.
+func TestRunHelp(t *testing.T) {
+	want := labtest.Run(t, "--help")
+	require.Equal(t, 0, want.Code, want)
+	require.Contains(t, want.Stderr, "--explain")
+	for _, flag := range []string{"--help", "-h"} {
+		r := labtest.Run(t, "run", flag)
+		assert.Equal(t, 0, r.Code, r)
+		assert.Equal(t, want.Stderr, r.Stderr, "run %s", flag)
+	}
+}
+
 // Bad input is refused with one line that says what to do, exit 125, and
 // nothing is created.
 func TestBadInput(t *testing.T) {
@@ -491,6 +504,32 @@ func TestChrootEscapeFails(t *testing.T) {
 	for _, e := range entries {
 		assert.NotContains(t, e.Name(), "probe-escape", "the escape's temporary directory is removed")
 	}
+}
+
+// A descriptor the runtime inherits is not a way out: the shell's
+// `7</etc` (here fd 7 on a host directory, through ExtraFiles) must not
+// reach the command, or /proc/self/fd/7 leads back to the host's files
+// past pivot_root (CVE-2024-21626's class).
+func TestInheritedFdClosed(t *testing.T) {
+	labtest.RequireRoot(t)
+	hostDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(hostDir, "host-secret"), []byte("host"), 0o644))
+	dir, err := os.Open(hostDir)
+	require.NoError(t, err)
+	defer dir.Close()
+	withFd7 := func(args ...string) labtest.Result {
+		cmd := labtest.Command(t, args...)
+		cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, dir} // fd 3+4 = 7
+		return labtest.Wait(t, cmd)
+	}
+
+	r := withFd7("run", labtest.Rootfs(t), "/bin/probe", "file", "read", "/proc/self/fd/7/host-secret")
+	assert.NotEqual(t, "host", r.Facts().Get("content"), "the host's file read through fd 7: %v", r)
+	assert.Equal(t, 1, r.Code, r)
+
+	r = withFd7("run", labtest.Rootfs(t), "/bin/ls", "/proc/self/fd")
+	require.Equal(t, 0, r.Code, r)
+	assert.NotContains(t, strings.Fields(r.Stdout), "7", "fd 7 is open in the container")
 }
 
 func TestExplainNarrates(t *testing.T) {

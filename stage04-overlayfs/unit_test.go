@@ -159,3 +159,19 @@ func TestExitCodeOf(t *testing.T) {
 	assert.Equal(t, 128+9, exitCodeOf(exec.Command("sh", "-c", "kill -9 $$").Run()))
 	assert.Equal(t, 125, exitCodeOf(exec.Command("/no/such/binary").Run()))
 }
+
+// The fallback for kernels without CLOSE_RANGE_CLOEXEC marks an inherited
+// descriptor (opened here without O_CLOEXEC) close-on-exec.
+func TestCloexecListed(t *testing.T) {
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	require.NoError(t, err)
+	defer unix.Close(fd)
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	require.NoError(t, err)
+	require.Zero(t, flags&unix.FD_CLOEXEC)
+
+	require.NoError(t, cloexecListed())
+	flags, err = unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	require.NoError(t, err)
+	assert.NotZero(t, flags&unix.FD_CLOEXEC, "fd %d is still inherited by exec", fd)
+}

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // initCommand is the hidden subcommand the runtime re-executes itself with
@@ -29,6 +32,12 @@ func containerInit(args []string) {
 		fail(exitRuntime, errors.New("init must be PID 1 of a new PID namespace: use 'run'"))
 	}
 	if err := setupContainer(o); err != nil {
+		fail(exitRuntime, err)
+	}
+	if err := setCommandEnv(o.env); err != nil {
+		fail(exitRuntime, err)
+	}
+	if err := closeInheritedFds(); err != nil {
 		fail(exitRuntime, err)
 	}
 	code, err := execCommand(o.command)
@@ -105,6 +114,33 @@ func enterWorkdir(dir string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("working directory %s: %w", dir, err)
+	}
+	return checkCwdInRoot(dir)
+}
+
+// checkCwdInRoot refuses a working directory that chdir reached but that
+// is not under the container's root: /proc/self/fd/N of a descriptor the
+// runtime inherited from the host leads to a host directory past
+// pivot_root (CVE-2024-21626's class; runc checks the same). getcwd(2)
+// gives such a directory, unreachable from our root, a path that does not
+// start with "/" ("(unreachable)/etc"), which unix.Getwd reports as ENOENT.
+func checkCwdInRoot(dir string) error {
+	if _, err := unix.Getwd(); err != nil {
+		return fmt.Errorf("working directory %s: outside the container's root (getcwd: %w): refused; give -w a directory of the image", dir, err)
+	}
+	return nil
+}
+
+// setCommandEnv puts the image's environment and -e over the fixed one
+// init started with (containerEnv, in run.go), for the command that execve
+// starts next. Only now: an environment changed in a running process
+// reaches no dynamic loader and no Go runtime but the next program's.
+func setCommandEnv(env []string) error {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("environment variable %q: %w", k, err)
+		}
 	}
 	return nil
 }

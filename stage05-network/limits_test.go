@@ -3,6 +3,7 @@ package main
 import (
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,6 +15,7 @@ func TestParseSize(t *testing.T) {
 		"4096": 4096, "64b": 64, "512k": 512 << 10, "512K": 512 << 10,
 		"64m": 64 << 20, "64M": 64 << 20, "64mb": 64 << 20, "64MiB": 64 << 20,
 		"64 m": 64 << 20, "1g": 1 << 30, "1.5g": 3 << 29, "2t": 2 << 40,
+		"2048p": maxSize,
 	}
 	for in, want := range good {
 		got, err := parseSize(in)
@@ -25,6 +27,7 @@ func TestParseSize(t *testing.T) {
 		"64x": "not a size", "": "not a size", "-1": "not a size", "m": "not a size",
 		"1.2.3": "not a size", "64bb": "not a size", "0x40": "not a size", " 64m": "not a size",
 		"0": "more than 0", "0.1b": "more than 0", "99999999999g": "too large",
+		"8191p": "too large", "2048.001p": "too large", "8192p": "too large",
 	}
 	for in, want := range bad {
 		_, err := parseSize(in)
@@ -59,10 +62,19 @@ func TestParseCPUList(t *testing.T) {
 			assert.Equal(t, want, got, in)
 		}
 	}
-	for _, in := range []string{"", "1-", "-1", "2-1", "a", "1,,2", "65536", " 1", "1-2-3", "+1"} {
+	for _, in := range []string{"", "1-", "-1", "2-1", "a", "1,,2", "65536", "8192", "0-8192", " 1", "1-2-3", "+1"} {
 		_, err := parseCPUList(in)
 		assert.Error(t, err, "%q", in)
 	}
+	// Overlapping ranges count each CPU once; a list longer than any
+	// host needs is refused unread.
+	full := strings.Repeat("0-8191,", 146) + "0"
+	require.LessOrEqual(t, len(full), maxCPUList)
+	cpus, err := parseCPUList(full)
+	require.NoError(t, err)
+	assert.Len(t, cpus, maxCPU)
+	_, err = parseCPUList(strings.Repeat("0-8191,", 2400) + "0")
+	assert.ErrorContains(t, err, "list too long")
 	assert.Equal(t, "0-2,4,6-7", formatCPUList([]int{0, 1, 2, 4, 6, 7}))
 	assert.Equal(t, "", formatCPUList(nil))
 }
@@ -151,7 +163,7 @@ func TestCheckLimits(t *testing.T) {
 // FuzzParseSize: never panics; what it accepts is positive and reads back
 // the same when written as plain bytes.
 func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"64m", "1g", "512k", "4096", "1.5G", "64 MiB", "64x", "", "-1", "9e9"} {
+	for _, s := range []string{"64m", "1g", "512k", "4096", "1.5G", "64 MiB", "64x", "", "-1", "9e9", "8191p", "2048p", "2047.9999p"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -159,7 +171,7 @@ func FuzzParseSize(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if n <= 0 {
+		if n <= 0 || n > maxSize || 2*n < n {
 			t.Fatalf("parseSize(%q) = %d", s, n)
 		}
 		back, err := parseSize(strconv.FormatInt(n, 10))
@@ -186,7 +198,7 @@ func FuzzParseCPUs(f *testing.F) {
 // FuzzParseCPUList: never panics; an accepted list is sorted, unique, in
 // range, and survives formatting and parsing again.
 func FuzzParseCPUList(f *testing.F) {
-	for _, s := range []string{"0", "0-2,4", "3,1,1", "", "2-1", "1-", "0-65535"} {
+	for _, s := range []string{"0", "0-2,4", "3,1,1", "", "2-1", "1-", "0-65535", "0-8191", "0-8191,0-8191,0-8191"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

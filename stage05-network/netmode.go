@@ -119,13 +119,22 @@ func inNetns(ns netns.NsHandle, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s CLONE_NEWNET: %w", ns, err)
+		if err := enterNetns(ns); err != nil {
+			errc <- err
 			return
 		}
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// enterNetns moves the calling thread, locked to its goroutine, into the
+// network namespace ns.
+func enterNetns(ns netns.NsHandle) error {
+	if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("setns %s CLONE_NEWNET: %w", ns, err)
+	}
+	return nil
 }
 
 // startInNetns starts cmd so that the child is born in the network
@@ -137,29 +146,14 @@ func inNetns(ns netns.NsHandle, f func() error) error {
 // (leaving CLONE_NEWNET out of its flags), and every thread the child
 // ever has is in ns from its first instruction.
 //
-// The thread must outlive the child: Pdeathsig fires when the thread that
-// started the child exits (prctl(2) PR_SET_PDEATHSIG), not the process. So
-// the same goroutine waits for the child; wait returns what cmd.Wait did.
+// startPinned (netrun.go) starts the child from a locked thread that
+// outlives it, and lets enter move that thread into ns first.
 func startInNetns(cmd *exec.Cmd, ns netns.NsHandle) (wait func() error, err error) {
-	started := make(chan error, 1)
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread is in ns
-		if err := unix.Setns(int(ns), unix.CLONE_NEWNET); err != nil {
-			started <- fmt.Errorf("setns %s CLONE_NEWNET: %w", ns, err)
-			return
-		}
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		done <- cmd.Wait()
-	}()
-	if err := <-started; err != nil {
+	wait, err = startPinned(cmd, func() error { return enterNetns(ns) })
+	if err != nil {
 		return nil, err
 	}
 	explain("clone() from a thread that entered the other container's network namespace: the child is born in it",
 		"nsenter --net=/proc/<pid of that container>/ns/net unshare --uts --pid --mount --ipc --fork ...")
-	return func() error { return <-done }, nil
+	return wait, nil
 }

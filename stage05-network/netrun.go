@@ -144,7 +144,7 @@ func startInit(o *options, cmd *exec.Cmd) (wait func() error, err error) {
 		defer o.net.join.Close() // the child holds the namespace now
 		return startInNetns(cmd, o.net.join)
 	}
-	return startPinned(cmd)
+	return startPinned(cmd, nil)
 }
 
 // startPinned starts cmd from a goroutine locked to its OS thread, which
@@ -152,13 +152,23 @@ func startInit(o *options, cmd *exec.Cmd) (wait func() error, err error) {
 // that started it exits (prctl(2) PR_SET_PDEATHSIG), and a goroutine that
 // ends while locked (inNetns, which attach uses) takes its thread with it:
 // unpinned, that could be the very thread that started the container, and
-// the kernel would SIGKILL it.
-func startPinned(cmd *exec.Cmd) (wait func() error, err error) {
+// the kernel would SIGKILL it. wait returns what cmd.Wait did.
+//
+// enter, when not nil, runs on the locked thread before the start
+// (startInNetns: setns into another container's network namespace). Such
+// a thread is never unlocked: it dies with its goroutine instead of
+// serving others from inside that namespace.
+func startPinned(cmd *exec.Cmd, enter func() error) (wait func() error, err error) {
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread() // the child is gone: the thread may serve again
+		if enter == nil {
+			defer runtime.UnlockOSThread() // the child is gone: the thread may serve again
+		} else if err := enter(); err != nil {
+			started <- err
+			return
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return

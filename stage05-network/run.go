@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/pflag"
 )
 
 // runCommand is `run`: check the input, start the container's init in new
@@ -13,6 +16,10 @@ import (
 // the exit code to leave with.
 func runCommand(args []string) int {
 	o, err := parseRun(args)
+	if errors.Is(err, pflag.ErrHelp) { // run --help: what --help prints
+		usage()
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", progName, err)
 		return exitRuntime
@@ -86,6 +93,13 @@ func initProcess(o *options, handshake *os.File) *exec.Cmd {
 	if o.workdir != "" {
 		args = append(args, "--workdir", o.workdir)
 	}
+	// The image's environment and -e are the command's, passed to init as
+	// arguments, never as init's own environment: init is this binary,
+	// dynamically linked, running as root on the host's filesystem until
+	// pivot_root, and an image's LD_PRELOAD (or GODEBUG) would run in it.
+	for _, kv := range o.env {
+		args = append(args, "--env="+kv)
+	}
 	args = append(args, "--network", o.net.mode.String())
 	args = append(args, o.rootfs)
 	args = append(args, o.command...)
@@ -93,14 +107,14 @@ func initProcess(o *options, handshake *os.File) *exec.Cmd {
 	cmd.Args[0] = progName
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.ExtraFiles = []*os.File{handshake}
-	cmd.Env = mergeEnv(containerEnv(), o.env)
+	cmd.Env = containerEnv()
 	cmd.SysProcAttr = sysProcAttr(o)
 	return cmd
 }
 
-// containerEnv is the environment the command starts with: not the host's,
-// just enough for a shell to find its programs. The image's environment
-// and -e go on top (mergeEnv).
+// containerEnv is the environment init starts with, fixed: not the host's,
+// not the image's, just enough for a shell to find its programs. The
+// command gets the image's environment and -e on top (setCommandEnv).
 func containerEnv() []string {
 	env := []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -456,12 +456,21 @@ func TestBadLimits(t *testing.T) {
 		{[]string{"--cpu-shares", "1"}, `--cpu-shares "1"`},
 		{[]string{"--cpuset-cpus", "4096"}, "--cpuset-cpus 4096: CPU 4096 is not available"},
 		{[]string{"--cpuset-cpus", "1-0"}, "goes backwards"},
+		{[]string{"--cpuset-cpus", strings.Repeat("0-8191,", 2400) + "0"}, "list too long (16801 bytes, at most 1024)"},
+		{[]string{"-m", "8191p"}, `--memory "8191p": too large`},
 		{[]string{"--pids-limit", "0"}, `--pids-limit "0"`},
 		{[]string{"--pids-limit", "-1"}, `--pids-limit "-1"`},
 		{[]string{"--name", "no/slash"}, `--name "no/slash"`},
+		{[]string{"--name", "tasks"}, `--name "tasks": the name of a cgroup interface file`},
+		{[]string{"--name", "cgroup.procs"}, `--name "cgroup.procs": the name of a cgroup interface file`},
+		{[]string{"--name", "memory.max"}, `--name "memory.max": the name of a cgroup interface file`},
 	}
 	for _, c := range cases {
-		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+		name := strings.Join(c.args, " ")
+		if len(name) > 40 {
+			name = name[:40] + "..."
+		}
+		t.Run(name, func(t *testing.T) {
 			r := labtest.Run(t, append(append([]string{"run"}, c.args...), rootfs, "/bin/probe", "exit", "0")...)
 			assert.Equal(t, 125, r.Code, r)
 			assert.Contains(t, r.Stderr, c.want)

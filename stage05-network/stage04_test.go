@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,6 +181,105 @@ func TestImageConfigUsed(t *testing.T) {
 	lines := strings.Fields(r.Stdout)
 	require.Len(t, lines, 2)
 	assert.Equal(t, lines[0], lines[1], "the init layer's /etc/hostname")
+}
+
+// A working directory must be inside the container's root: -w through an
+// inherited descriptor (fd 7 on a host directory, as a shell's `7</etc`
+// leaves it) is refused before the command runs (CVE-2024-21626's class).
+func TestWorkdirOutsideRootRefused(t *testing.T) {
+	b := newBox(t)
+	hostDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(hostDir, "host-secret"), []byte("host"), 0o644))
+	dir, err := os.Open(hostDir)
+	require.NoError(t, err)
+	defer dir.Close()
+	cmd := b.cmd("run", "--rm", "-w", "/proc/self/fd/7", labtest.Rootfs(t), "/bin/probe", "file", "read", "host-secret")
+	cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, dir} // fd 3+4 = 7
+	r := labtest.Wait(t, cmd)
+	assert.NotEqual(t, "host", r.Facts().Get("content"), "the host's file read through -w: %v", r)
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "working directory /proc/self/fd/7: outside the container's root")
+}
+
+// An image's environment is its command's, never the runtime's own init,
+// which runs as root on the host before pivot_root: the image below sets
+// LD_PRELOAD to a file that is no library (the dynamic loader complains on
+// stderr when it tries to preload it) and GODEBUG=inittrace=1 (a Go
+// program started with it prints "init ..." lines). Neither may reach the
+// init; the command, busybox's static env, must see all the image's
+// variables and -e.
+func TestImageEnvNotInRuntime(t *testing.T) {
+	b := newBox(t)
+	notALibrary := filepath.Join(t.TempDir(), "evil.so")
+	require.NoError(t, os.WriteFile(notALibrary, []byte("not a library\n"), 0o644))
+	archive := imageWithConfig(t, func(rc map[string]any) {
+		env, _ := rc["Env"].([]any)
+		rc["Env"] = append(env, "LD_PRELOAD="+notALibrary, "GODEBUG=inittrace=1", "BOXLAB_MARKER=from-image")
+	})
+	b.ok("image", "import", archive, "evil")
+
+	r := b.run("run", "--rm", "-e", "LD_BIND_NOW=1", "evil", "/bin/busybox", "env")
+	require.Equal(t, 0, r.Code, r)
+	assert.NotContains(t, r.Stderr, "cannot be preloaded", "the image's LD_PRELOAD reached the runtime's init")
+	assert.NotContains(t, r.Stderr, "init runtime @", "the image's GODEBUG reached the runtime's init")
+	env := strings.Split(r.Stdout, "\n")
+	for _, kv := range []string{"LD_PRELOAD=" + notALibrary, "GODEBUG=inittrace=1", "BOXLAB_MARKER=from-image", "LD_BIND_NOW=1"} {
+		assert.Contains(t, env, kv, "the command's environment")
+	}
+}
+
+// A relative WorkingDir in an image's config is refused, and the error
+// says it came from the image, not from -w; nothing is left behind.
+func TestImageRelativeWorkdirRefused(t *testing.T) {
+	b := newBox(t)
+	b.ok("image", "import", imageWithConfig(t, func(rc map[string]any) { rc["WorkingDir"] = "srv/app" }), "relwd")
+	r := b.run("run", "--rm", "relwd", "/bin/probe", "env")
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, `image relwd: its config's WorkingDir "srv/app" is not an absolute path`)
+	assert.NotContains(t, r.Stderr, "--workdir")
+	r = b.ok("run", "--rm", "-w", "/srv", "relwd", "/bin/probe", "env")
+	assert.Equal(t, "/srv", r.Facts().Get("cwd"), "-w overrides the image's")
+}
+
+// imageWithConfig is the test image's docker save archive, unpacked into a
+// directory, with its run config (the config's "config") changed by edit.
+func imageWithConfig(t *testing.T, edit func(rc map[string]any)) string {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := os.Open(labtest.TestImage(t).DockerArchive)
+	require.NoError(t, err)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		name := filepath.Join(dir, filepath.Clean("/"+h.Name))
+		if h.Typeflag == tar.TypeDir {
+			require.NoError(t, os.MkdirAll(name, 0o755))
+			continue
+		}
+		require.Equal(t, byte(tar.TypeReg), h.Typeflag, h.Name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(name), 0o755))
+		data, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(name, data, 0o644))
+	}
+	var manifest []struct{ Config string }
+	require.NoError(t, json.Unmarshal([]byte(readFile(t, filepath.Join(dir, "manifest.json"))), &manifest))
+	require.NotEmpty(t, manifest)
+	config := filepath.Join(dir, manifest[0].Config)
+	var c map[string]any
+	require.NoError(t, json.Unmarshal([]byte(readFile(t, config)), &c))
+	rc, _ := c["config"].(map[string]any)
+	require.NotNil(t, rc, "the test image's config has a config")
+	edit(rc)
+	raw, err := json.Marshal(c)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(config, raw, 0o644))
+	return dir
 }
 
 // A write to a lower file copies it up: the layer keeps its file, upper

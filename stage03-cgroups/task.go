@@ -1,10 +1,11 @@
 package main
 
-// The runtime's side of a container's cgroup: made, with its limits,
-// before the child is started; the child put into it while it waits on the
-// handshake; a record written so other terminals find it; and all of it
-// removed when the container ends, on every path. A runtime killed with
-// SIGKILL runs no cleanup: `lab reset` finds what it left by the boxlab name.
+// The runtime's side of one run of a container, a "task" as containerd
+// calls it: the cgroup made, with its limits, before the child is started;
+// the child put into it while it waits on the handshake; a record written
+// so other terminals find it; and all of it removed when the container
+// ends, on every path. A runtime killed with SIGKILL runs no cleanup:
+// `lab reset` finds what it left by the boxlab name.
 
 import (
 	"fmt"
@@ -15,8 +16,8 @@ import (
 	"time"
 )
 
-// container is what the runtime made for one run.
-type container struct {
+// task is what the runtime made for one run.
+type task struct {
 	o      *options
 	cgroup cgroup // nil when rootless: only root may make cgroups
 	rec    *record
@@ -24,22 +25,17 @@ type container struct {
 
 // newContainer claims the name and makes the cgroup with its limits.
 // Whatever it made is undone before it returns an error.
-func newContainer(o *options) (c *container, err error) {
+func newContainer(o *options) (c *task, err error) {
 	// A runtime whose output is piped into `head` must still clean up when
 	// the reader goes: with SIGPIPE handled, a write to the closed pipe
 	// fails with EPIPE instead of killing us (see os/signal, SIGPIPE). The
 	// command gets the default back when it is exec'd.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-	c = &container{o: o}
+	c = &task{o: o}
 	if o.layout == nil {
 		explain("no cgroup: only root may make cgroups (rootless runtimes get them delegated by systemd)", "")
 		return c, nil
 	}
-	if err := claimName(o.name); err != nil {
-		return nil, err
-	}
-	c.rec = &record{Name: o.name, Rootfs: o.rootfs, Command: o.command, Created: time.Now().UTC(),
-		Limits: limitsRecord(o.limits)}
 	// The named result c is nil by the time an error return reaches this
 	// defer: clean up the container made here, not the result.
 	made := c
@@ -48,6 +44,11 @@ func newContainer(o *options) (c *container, err error) {
 			made.cleanup()
 		}
 	}()
+	if err := claimName(o.name); err != nil {
+		return nil, err
+	}
+	c.rec = &record{Name: o.name, Rootfs: o.rootfs, Command: o.command, Created: time.Now().UTC(),
+		Limits: limitsRecord(o.limits)}
 	cg := newCgroup(o.layout, o.name)
 	c.cgroup = cg
 	c.rec.Cgroup = cg.record()
@@ -62,7 +63,7 @@ func newContainer(o *options) (c *container, err error) {
 
 // cgroupfs is what the child mounts at /sys/fs/cgroup, as the hidden
 // --cgroupfs argument of init: "" when there is no cgroup.
-func (c *container) cgroupfs() string {
+func (c *task) cgroupfs() string {
 	if c.cgroup == nil {
 		return ""
 	}
@@ -75,7 +76,7 @@ func (c *container) cgroupfs() string {
 
 // adopt puts the waiting child into the cgroup and records it. Until the
 // handshake releases it, the child has run nothing of the user's.
-func (c *container) adopt(pid int) error {
+func (c *task) adopt(pid int) error {
 	if c.cgroup == nil {
 		return nil
 	}
@@ -89,7 +90,7 @@ func (c *container) adopt(pid int) error {
 
 // wake thaws a paused container so that a signal just forwarded to it is
 // acted on: a frozen process handles nothing. docker stop does the same.
-func (c *container) wake() {
+func (c *task) wake() {
 	if c.cgroup != nil {
 		_ = c.cgroup.thaw()
 	}
@@ -98,7 +99,7 @@ func (c *container) wake() {
 // finish reports how the container ended, past its exit code: the OOM
 // killer, and with --stats what it used. It reads the cgroup, so it runs
 // before cleanup.
-func (c *container) finish(code int) int {
+func (c *task) finish(code int) int {
 	if c.cgroup == nil {
 		return code
 	}
@@ -121,7 +122,7 @@ func (c *container) finish(code int) int {
 
 // cleanup removes the cgroup (killing whatever is left in it) and the
 // record. It is safe to call on a half-made container, and twice.
-func (c *container) cleanup() {
+func (c *task) cleanup() {
 	if c.cgroup != nil {
 		if err := c.cgroup.remove(); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: remove cgroup: %v (run 'lab reset')\n", progName, err)
