@@ -34,6 +34,7 @@ func (s *store) commit(ref, name string, p *progress) (*image, error) {
 		return nil, err
 	}
 	defer unlock()
+	s.removeStaleTmp()
 	c, err := s.findContainer(ref)
 	if err != nil {
 		return nil, err
