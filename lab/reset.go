@@ -49,14 +49,34 @@ type resetScope struct {
 	KillTimeout time.Duration
 }
 
+// stateDirEnv is the stages' variable that moves the state directory:
+// reset cleans the one the stages use.
+const stateDirEnv = "BOXLAB_STATE_DIR"
+
 func defaultResetScope() resetScope {
+	state := labpaths.StateDir
+	if d := os.Getenv(stateDirEnv); d != "" {
+		state = d
+	}
 	return resetScope{
 		RunDir:       labpaths.RunDir,
-		StateDir:     labpaths.StateDir,
+		StateDir:     state,
 		CacheDir:     labpaths.CacheDir,
 		CgroupParent: labpaths.CgroupParent,
 		LinkPrefix:   labpaths.LinkPrefix,
 		NftTable:     labpaths.NftTable,
+	}
+}
+
+// resolve replaces each directory by the path the kernel reports for it:
+// mountinfo lists mount points with symlinks resolved, so a state
+// directory reached through a symlink would otherwise match none of its
+// mounts, and removeTree would descend into them.
+func (sc *resetScope) resolve() {
+	for _, d := range []*string{&sc.RunDir, &sc.StateDir, &sc.CacheDir} {
+		if real, err := filepath.EvalSymlinks(*d); err == nil {
+			*d = real
+		}
 	}
 }
 
@@ -110,6 +130,7 @@ func resetHost(w, errw io.Writer, sc resetScope, dryRun bool) int {
 	if sc.KillTimeout == 0 {
 		sc.KillTimeout = 5 * time.Second
 	}
+	sc.resolve()
 	p := &resetPlan{sc: &sc, killed: map[int]bool{}, removed: map[string]bool{}}
 	problems := 0
 	for _, gather := range []func() error{
@@ -564,22 +585,56 @@ func (p *resetPlan) findContainerRecords() error {
 	return nil
 }
 
-// containerRunning reads dir/pid and reports whether that process is alive
-// and in a boxlab cgroup: a pid alone may have been reused by anything.
+// containerRecord is the part of a stage's container record
+// (containers/<id>/config.json, stage04's containers.go) that says whether
+// it runs: the status, the pid and when that process started.
+type containerRecord struct {
+	State struct {
+		Status   string
+		Pid      int
+		PidStart uint64
+	}
+}
+
+// containerRunning reads dir/config.json and reports whether the process
+// it names is alive, is that process (it started when the record says:
+// pids are reused), and sits in a boxlab cgroup.
 func containerRunning(dir, cgroupParent string) (int, bool) {
-	s, err := readTrimmed(filepath.Join(dir, "pid"))
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return 0, false
 	}
-	pid, err := strconv.Atoi(s)
-	if err != nil || pid <= 0 {
+	var rec containerRecord
+	if json.Unmarshal(data, &rec) != nil || rec.State.Status != "running" || rec.State.Pid <= 0 {
 		return 0, false
 	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	pid := rec.State.Pid
+	if start, err := pidStartTime(pid); err != nil || start != rec.State.PidStart {
+		return pid, false
+	}
+	data, err = os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return pid, false
 	}
 	return pid, cgroupFileMentions(string(data), cgroupParent)
+}
+
+// pidStartTime is field 22 of /proc/PID/stat (proc(5)), counted after the
+// command name's last ')', as the stages record it.
+func pidStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // cgroupFileMentions reports whether a /proc/PID/cgroup text places the
@@ -707,8 +762,9 @@ func runReset(args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: lab reset [--dry-run] [--all]\n\n"+
 			"Kills processes left in boxlab cgroups and removes boxlab's mounts, cgroups,\n"+
-			"%s* links, nftables table %q, %s and stopped containers' records.\n\n%s",
-			labpaths.LinkPrefix, labpaths.NftTable, labpaths.RunDir, fs.FlagUsages())
+			"%s* links, nftables table %q, %s and stopped containers' records\n"+
+			"(in %s, or $%s).\n\n%s",
+			labpaths.LinkPrefix, labpaths.NftTable, labpaths.RunDir, labpaths.StateDir, stateDirEnv, fs.FlagUsages())
 	}
 	if done, err := parseCommandFlags(fs, args); done {
 		return err

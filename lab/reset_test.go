@@ -63,13 +63,78 @@ func stateFixture(t *testing.T, sc resetScope) {
 	writeFile(t, filepath.Join(sc.StateDir, "layers", "sha256-abc", "bin", "busybox"), "elf")
 	writeFile(t, filepath.Join(sc.StateDir, "volumes", "data", "notes.txt"), "keep me")
 	// Beyond any pid_max (at most 2^22): this process cannot exist.
-	writeFile(t, filepath.Join(sc.StateDir, "containers", "dead1", "pid"), "999999999\n")
-	writeFile(t, filepath.Join(sc.StateDir, "containers", "dead1", "config.json"), "{}")
+	writeRecord(t, filepath.Join(sc.StateDir, "containers", "dead1"), 999999999, 1)
 	// Alive, but not in a boxlab cgroup: a reused pid, not the container.
-	writeFile(t, filepath.Join(sc.StateDir, "containers", "reused", "pid"), fmt.Sprint(os.Getpid()))
+	writeRecord(t, filepath.Join(sc.StateDir, "containers", "reused"), os.Getpid(), startTime(t, os.Getpid()))
 	writeFile(t, filepath.Join(sc.StateDir, "network", "leases.json"),
 		`{"10.88.0.2": "dead1", "10.88.0.3": "gone", "10.88.0.4": "reused"}`)
 	writeFile(t, filepath.Join(sc.RunDir, "dead1", "sync.fifo"), "")
+}
+
+// writeRecord writes a container record as stage04's containers.go does
+// for a running container: containers/<id>/config.json, its State.
+func writeRecord(t *testing.T, dir string, pid int, start uint64) {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "config.json"), fmt.Sprintf(
+		`{"Id": %q, "Name": "c", "State": {"Status": "running", "Pid": %d, "PidStart": %d, "ExitCode": 0}}`,
+		filepath.Base(dir), pid, start))
+}
+
+func startTime(t *testing.T, pid int) uint64 {
+	t.Helper()
+	start, err := pidStartTime(pid)
+	require.NoError(t, err)
+	return start
+}
+
+// A live container is told by the record the stages write: running, its
+// pid, that pid's start time, in a boxlab cgroup. An exited one, a reused
+// pid (another start time) or a process elsewhere is not running.
+func TestContainerRunningReadsTheRecord(t *testing.T) {
+	requireRoot(t)
+	hier := testCgroupHierarchy(t)
+	parent := fmt.Sprintf("boxlab/unit-%d-%d", os.Getpid(), time.Now().UnixNano())
+	cg := filepath.Join(hier, parent, "c1")
+	mkdirCleanup(t, cg)
+	proc := startVictim(t, cg)
+	dir := filepath.Join(t.TempDir(), "containers", "live")
+	writeRecord(t, dir, proc.pid(), startTime(t, proc.pid()))
+	pid, running := containerRunning(dir, parent)
+	assert.True(t, running, "a live container in its cgroup")
+	assert.Equal(t, proc.pid(), pid)
+
+	writeRecord(t, dir, proc.pid(), startTime(t, proc.pid())+1)
+	_, running = containerRunning(dir, parent)
+	assert.False(t, running, "the pid started at another time: reused")
+	writeFile(t, filepath.Join(dir, "config.json"), fmt.Sprintf(`{"State": {"Status": "exited", "Pid": %d}}`, proc.pid()))
+	_, running = containerRunning(dir, parent)
+	assert.False(t, running, "exited")
+	writeRecord(t, dir, os.Getpid(), startTime(t, os.Getpid()))
+	_, running = containerRunning(dir, parent)
+	assert.False(t, running, "alive, but in no boxlab cgroup")
+}
+
+// A state directory reached through a symlink is cleaned like any other:
+// its mounts are found (mountinfo shows them at the resolved path) and no
+// tree is removed while something is mounted in it.
+func TestResetThroughSymlinkedStateDir(t *testing.T) {
+	requireRoot(t)
+	sc := testScope(t)
+	real := filepath.Join(filepath.Dir(sc.StateDir), "real-state")
+	require.NoError(t, os.MkdirAll(real, 0o700))
+	require.NoError(t, os.Symlink(real, sc.StateDir))
+	dead := filepath.Join(sc.StateDir, "containers", "dead1")
+	writeRecord(t, dead, 999999999, 1)
+	merged := filepath.Join(dead, "merged")
+	mountTmpfs(t, merged)
+	writeFile(t, filepath.Join(merged, "etc", "passwd"), "inside the mount")
+
+	out, problems := resetForTest(t, sc, false)
+	assert.Zero(t, problems)
+	assert.Contains(t, out, "removed mount "+filepath.Join(real, "containers", "dead1", "merged")+"\n")
+	assert.Contains(t, out, "removed directory "+filepath.Join(real, "containers", "dead1")+"\n")
+	assert.False(t, isMounted(t, filepath.Join(real, "containers", "dead1", "merged")))
+	assert.NoDirExists(t, filepath.Join(real, "containers", "dead1"))
 }
 
 func TestResetStateDryRunChangesNothing(t *testing.T) {
@@ -349,7 +414,7 @@ func TestResetCleansRealLeftovers(t *testing.T) {
 	mkdirCleanup(t, cg)
 	mkdirCleanup(t, keepCg)
 	proc := startVictim(t, cg)
-	writeFile(t, filepath.Join(sc.StateDir, "containers", "running1", "pid"), fmt.Sprint(proc.pid()))
+	writeRecord(t, filepath.Join(sc.StateDir, "containers", "running1"), proc.pid(), startTime(t, proc.pid()))
 	_, running := containerRunning(filepath.Join(sc.StateDir, "containers", "running1"), sc.CgroupParent)
 	require.True(t, running, "the victim counts as a running container")
 

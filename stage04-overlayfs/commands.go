@@ -30,7 +30,7 @@ func stateDir() string {
 // storeCommands are the subcommands main hands to storeCommand, with
 // their usage.
 var storeCommands = map[string]string{
-	"image":   "image import [--explain] FILE [NAME[:TAG]]",
+	"image":   "image import [--explain] [--max-size SIZE] [--max-files N] FILE [NAME[:TAG]]",
 	"images":  "images",
 	"tag":     "tag IMAGE NAME[:TAG]",
 	"rmi":     "rmi IMAGE...",
@@ -47,6 +47,8 @@ func storeCommand(verb string, args []string) int {
 	fs.SetInterspersed(false)
 	all := fs.BoolP("all", "a", false, "ps: list every container, not only the running ones")
 	fs.BoolVar(&explainOn, "explain", false, "print each kernel-level step and its shell equivalent")
+	maxSize := fs.String("max-size", "", "image import: write at most SIZE of files (default 16g, or $"+importMaxSizeEnv+")")
+	maxFiles := fs.Int64("max-files", 0, "image import: write at most N files (default 1048576, or $"+importMaxFilesEnv+")")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		return failRuntime(fmt.Errorf("%w: usage: %s %s", err, progName, storeCommands[verb]))
@@ -64,7 +66,10 @@ func storeCommand(verb string, args []string) int {
 		if len(args) == 3 {
 			ref = args[2]
 		}
-		_, err = s.importImage(args[1], ref, p)
+		var lim importLimits
+		if lim, err = importLimitFlags(*maxSize, *maxFiles); err == nil {
+			_, err = s.importImageLimited(args[1], ref, p, lim)
+		}
 	case verb == "images" && len(args) == 0:
 		var rows []imageRow
 		if rows, err = s.listImages(); err == nil {
@@ -115,6 +120,27 @@ func storeCommand(verb string, args []string) int {
 		return failRuntime(err)
 	}
 	return 0
+}
+
+// importLimitFlags are the limits of one import: the defaults (or the
+// environment's), raised or lowered by --max-size and --max-files.
+func importLimitFlags(size string, files int64) (importLimits, error) {
+	lim, err := defaultImportLimits()
+	if err != nil {
+		return lim, err
+	}
+	if size != "" {
+		if lim.maxBytes, err = parseSize(size); err != nil {
+			return lim, fmt.Errorf("--max-size %s: %w", size, err)
+		}
+	}
+	switch {
+	case files < 0:
+		return lim, fmt.Errorf("--max-files %d: want a positive number of files", files)
+	case files > 0:
+		lim.maxFiles = files
+	}
+	return lim, nil
 }
 
 // eachArg runs f on every argument, as docker's rm and rmi do: one failure

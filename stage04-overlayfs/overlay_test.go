@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -224,4 +225,91 @@ func TestCreateContainerBadInput(t *testing.T) {
 	}
 	assert.Equal(t, existing, dirNames(t, s.path("containers")))
 	assert.Empty(t, dirNames(t, s.path("volumes")), "no volume made for a refused run")
+}
+
+// commit of a running container freezes it for the walk (and thaws it
+// after, unless the user had paused it), and reads the upper directory
+// without following symlinks: a symlink to a host file is stored as the
+// symlink, and a directory the container swaps for a symlink to the host
+// mid-walk does not lead commit there. The swap is made from the hook
+// that runs before each entry, where a container not frozen could make it.
+func TestCommitRunningContainer(t *testing.T) {
+	b := newBox(t)
+	b.importTest()
+	host := t.TempDir()
+	secret := fmt.Sprintf("host secret %d", os.Getpid())
+	require.NoError(t, os.WriteFile(filepath.Join(host, "secret"), []byte(secret), 0o600))
+	name := fmt.Sprintf("commit-%d", os.Getpid())
+	cmd := b.cmd("run", "--name", name, "boxlab/test", "sh", "-c",
+		"ln -s "+host+"/secret /leak && mkdir /d && echo mine > /d/f && echo ready && exec cat")
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		stdin.Close()
+		_ = cmd.Wait()
+		b.ok("rm", name)
+	})
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	s, err := openStore(b.state)
+	require.NoError(t, err)
+	rec, err := loadRecord(name)
+	require.NoError(t, err)
+	cg, err := cgroupFromRecord(rec.Cgroup)
+	require.NoError(t, err)
+	var during []string
+	commitFrozenHook = func(cgroup) { during = append(during, freezeState(t, cg)) }
+	t.Cleanup(func() { commitFrozenHook, commitEntryHook = nil, nil })
+	c, err := s.findContainer(name)
+	require.NoError(t, err)
+	upper := s.upperDir(c.ID)
+
+	// 1. A plain commit: the symlink stays a symlink.
+	img, err := s.commit(name, "boxlab/committed:run", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"frozen"}, during, "frozen while commit read the upper directory")
+	assert.Equal(t, "thawed", freezeState(t, cg), "thawed after")
+	top := s.diffDir(img.Layers()[len(img.Layers())-1])
+	link, err := os.Readlink(filepath.Join(top, "leak"))
+	require.NoError(t, err, "the layer holds the symlink")
+	assert.Equal(t, host+"/secret", link)
+	assert.Equal(t, "mine\n", readFile(t, filepath.Join(top, "d/f")))
+
+	// 2. /d becomes a symlink to the host directory once commit has seen
+	// it as a directory: commit fails rather than read the host's files.
+	commitEntryHook = func(n string) {
+		if n == "d" {
+			require.NoError(t, os.Rename(filepath.Join(upper, "d"), filepath.Join(upper, "d.moved")))
+			require.NoError(t, os.Symlink(host, filepath.Join(upper, "d")))
+		}
+	}
+	_, err = s.commit(name, "boxlab/committed:swap", nil)
+	commitEntryHook = nil
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), "escapes")
+	}
+	filepath.WalkDir(s.path("layers"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			assert.NotEqual(t, secret, readFile(t, p), "the host's file was copied into %s", p)
+		}
+		return nil
+	})
+	assert.Empty(t, dirNames(t, s.path("tmp")))
+	assert.Equal(t, "thawed", freezeState(t, cg), "thawed after a failed commit too")
+	require.NoError(t, os.Remove(filepath.Join(upper, "d")))
+	require.NoError(t, os.Rename(filepath.Join(upper, "d.moved"), filepath.Join(upper, "d")))
+
+	// 3. A container the user paused is committed as it is, and stays paused.
+	b.ok("pause", name)
+	during = nil
+	_, err = s.commit(name, "boxlab/committed:paused", nil)
+	require.NoError(t, err)
+	assert.Empty(t, during, "commit did not freeze (or thaw) it itself")
+	assert.Equal(t, "frozen", freezeState(t, cg), "still paused")
+	b.ok("resume", name)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,13 +36,15 @@ type extractOptions struct {
 	// whiteouts turns ".wh." entries into overlay whiteouts: true for an
 	// image layer, false for an outer archive (docker save, OCI tar).
 	whiteouts bool
-	progress  *progress // nil: quiet
+	progress  *progress     // nil: quiet
+	limits    *importLimits // what the whole import may still write; nil: no limit
 }
 
-// extractStats count what was unpacked, for the layer's metadata.
+// extractStats count what was unpacked, for the layer's metadata: bytes
+// are the files' contents, holes of sparse files included (what the
+// files hold, as `images` reports it).
 type extractStats struct {
 	files, bytes int64
-	skipped      []string // device nodes left out because we are not root
 }
 
 // extractor unpacks one archive into one directory.
@@ -162,6 +165,9 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	if x.opt.whiteouts && strings.HasPrefix(base, whiteoutPrefix) {
 		return x.whiteout(dir, base)
 	}
+	if err := x.opt.limits.take(h); err != nil {
+		return err // before anything of the entry is written
+	}
 	pfd, err := x.parent(dir)
 	if err != nil {
 		return err
@@ -171,7 +177,7 @@ func (x *extractor) entry(h *tar.Header, r io.Reader) error {
 	switch h.Typeflag {
 	case tar.TypeDir:
 		return x.mkdir(pfd, name, base, h)
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
 		return x.file(pfd, name, base, h, r)
 	case tar.TypeSymlink:
 		return x.symlink(pfd, name, base, h)
@@ -297,6 +303,12 @@ func (x *extractor) mkdir(pfd int, name, base string, h *tar.Header) error {
 // chown(2) clears setuid, and a half-written setuid file never exists.
 // The bits are kept as data for the container; the layer store itself is
 // 0700, so no user on the host can run them from there.
+//
+// A sparse entry (GNU 'S', or PAX GNU.sparse.*) lists only its data
+// fragments: 3 kB of archive can describe a 1 TB file of zeros, which
+// archive/tar reads back as zeros. Those are not written: holeWriter
+// seeks over them (lseek(2)), so the holes stay holes on disk; the size
+// limit counts the file at its full size all the same (importLimits.take).
 func (x *extractor) file(pfd int, name, base string, h *tar.Header, r io.Reader) error {
 	if _, err := x.replace(pfd, name, base, false); err != nil {
 		return err
@@ -307,7 +319,14 @@ func (x *extractor) file(pfd int, name, base string, h *tar.Header, r io.Reader)
 	}
 	f := os.NewFile(uintptr(fd), name)
 	defer f.Close()
-	n, err := io.CopyBuffer(struct{ io.Writer }{f}, r, x.buf)
+	var w io.Writer = struct{ io.Writer }{f}
+	if isSparse(h) {
+		w = &holeWriter{f: f}
+	}
+	n, err := io.CopyBuffer(w, r, x.buf)
+	if hw, ok := w.(*holeWriter); ok && err == nil {
+		err = hw.finish()
+	}
 	x.stats.bytes += n
 	x.opt.progress.add(n, 0)
 	if err != nil {
@@ -325,6 +344,62 @@ func (x *extractor) file(pfd int, name, base string, h *tar.Header, r io.Reader)
 		return err
 	}
 	return x.times(pfd, base, h)
+}
+
+// isSparse says whether h is a sparse file, in either of GNU's formats.
+func isSparse(h *tar.Header) bool {
+	if h.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// holeWriter writes a file, skipping blocks of zeros with lseek(2)
+// instead: they read back as zeros, and take no disk.
+type holeWriter struct {
+	f      *os.File
+	off    int64 // where the next byte goes
+	seeked bool  // the file ends in a hole: finish sets its size
+}
+
+const holeBlock = 4096
+
+var zeroBlock [holeBlock]byte
+
+func (w *holeWriter) Write(b []byte) (int, error) {
+	done := 0
+	for done < len(b) {
+		// Whole blocks of the file, so that a hole is always aligned.
+		n := min(len(b)-done, holeBlock-int(w.off%holeBlock))
+		chunk := b[done : done+n]
+		if bytes.Equal(chunk, zeroBlock[:n]) {
+			if _, err := w.f.Seek(int64(n), io.SeekCurrent); err != nil {
+				return done, err
+			}
+			w.seeked = true
+		} else {
+			if _, err := w.f.Write(chunk); err != nil {
+				return done, err
+			}
+			w.seeked = false
+		}
+		done += n
+		w.off += int64(n)
+	}
+	return done, nil
+}
+
+// finish gives the file its full size when it ends in a hole.
+func (w *holeWriter) finish() error {
+	if !w.seeked {
+		return nil
+	}
+	return w.f.Truncate(w.off)
 }
 
 // symlink stores the link as data: its target is never resolved here, so
@@ -370,9 +445,17 @@ func (x *extractor) hardlink(pfd int, name, base, linkname string) error {
 	return nil
 }
 
-// special makes device nodes and fifos. A device node is only made by
-// root: anyone else cannot (mknod(2) needs CAP_MKNOD), so it is skipped
-// and reported.
+// special makes fifos, and refuses device nodes.
+//
+// Why refuse: a device node is a door to the kernel driver its major:minor
+// names, whoever made it. "b 8:0" in a layer is the host's first disk,
+// "c 1:1" its memory, and the container's root (no user namespace here)
+// could open them: docker makes such nodes from layers too, but its
+// containers run behind the devices cgroup, which boxlab does not set up.
+// Real images do not carry device nodes (docker builds /dev at run time,
+// as dev.go does), so one that does is refused, naming the entry. The only
+// node let through is the character device 0:0, overlay's whiteout, which
+// docker's overlay2 keeps too and which opens no driver (ENXIO).
 func (x *extractor) special(pfd int, name, base string, h *tar.Header) error {
 	mode := uint32(h.Mode & 0o7777)
 	switch h.Typeflag {
@@ -383,15 +466,15 @@ func (x *extractor) special(pfd int, name, base string, h *tar.Header) error {
 	default:
 		mode |= unix.S_IFIFO
 	}
-	if h.Typeflag != tar.TypeFifo && !x.isRoot {
-		x.stats.skipped = append(x.stats.skipped, name)
-		return nil
+	isWhiteout := h.Typeflag == tar.TypeChar && h.Devmajor == 0 && h.Devminor == 0
+	if h.Typeflag != tar.TypeFifo && !isWhiteout {
+		kind := map[byte]string{tar.TypeChar: "character", tar.TypeBlock: "block"}[h.Typeflag]
+		return fmt.Errorf("%s device %d:%d: image layers may not carry device nodes (a container's /dev is made at run time); remove it from the image", kind, h.Devmajor, h.Devminor)
 	}
 	if _, err := x.replace(pfd, name, base, false); err != nil {
 		return err
 	}
-	dev := int(unix.Mkdev(uint32(h.Devmajor), uint32(h.Devminor)))
-	if err := unix.Mknodat(pfd, base, mode, dev); err != nil {
+	if err := unix.Mknodat(pfd, base, mode, 0); err != nil {
 		return fmt.Errorf("mknod: %w", err)
 	}
 	if err := x.owner(pfd, base, h); err != nil {

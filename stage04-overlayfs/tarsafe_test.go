@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -234,4 +235,159 @@ func TestWhiteoutsRoundTrip(t *testing.T) {
 		names = append(names, h.Name)
 	}
 	assert.Equal(t, []string{"etc/", "etc/.wh.gone", "opt/", "opt/.wh..wh..opq", "opt/new.txt"}, names)
+}
+
+// rawHeader is one 512-byte tar header block written by hand: archive/tar
+// writes no sparse entries and no GNU.sparse.* records, so the sparse
+// archives of the tests below are built from blocks. gnu selects the old
+// GNU magic ("ustar  "), which the 'S' type needs.
+func rawHeader(name string, typ byte, size int64, gnu bool, extra func(b []byte)) []byte {
+	b := make([]byte, 512)
+	copy(b[0:100], name)
+	copy(b[100:108], "0000644\x00")
+	copy(b[108:116], "0000000\x00")
+	copy(b[116:124], "0000000\x00")
+	copy(b[124:136], fmt.Sprintf("%011o\x00", size))
+	copy(b[136:148], fmt.Sprintf("%011o\x00", testTime.Unix()))
+	b[156] = typ
+	if gnu {
+		copy(b[257:265], "ustar  \x00")
+	} else {
+		copy(b[257:265], "ustar\x0000")
+	}
+	if extra != nil {
+		extra(b)
+	}
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// padBlock pads data to whole 512-byte blocks.
+func padBlock(data []byte) []byte {
+	return append(data, make([]byte, (512-len(data)%512)%512)...)
+}
+
+// sparseSize is the size the sparse archives below claim: all of it a
+// hole but the last 4 bytes, "tail".
+const sparseSize = 256 << 20
+
+// paxSparseTar is a tarball of about 2.5 kB holding one sparse file "big"
+// of sparseSize bytes, in the PAX format 1.0 GNU tar writes
+// (GNU.sparse.* records, the map at the start of the data).
+func paxSparseTar() []byte {
+	var recs []byte
+	for _, kv := range [][2]string{{"GNU.sparse.major", "1"}, {"GNU.sparse.minor", "0"},
+		{"GNU.sparse.name", "big"}, {"GNU.sparse.realsize", fmt.Sprint(sparseSize)}} {
+		// "LEN key=value\n", LEN counting itself (as archive/tar's formatPAXRecord).
+		size := len(kv[0]) + len(kv[1]) + 3
+		size += len(fmt.Sprint(size))
+		rec := fmt.Sprintf("%d %s=%s\n", size, kv[0], kv[1])
+		if len(rec) != size {
+			rec = fmt.Sprintf("%d %s=%s\n", len(rec), kv[0], kv[1])
+		}
+		recs = append(recs, rec...)
+	}
+	data := append(padBlock([]byte(fmt.Sprintf("1\n%d\n4\n", sparseSize-4))), "tail"...)
+	var out []byte
+	out = append(out, rawHeader("PaxHeaders/big", tar.TypeXHeader, int64(len(recs)), false, nil)...)
+	out = append(out, padBlock(recs)...)
+	out = append(out, rawHeader("GNUSparseFile.0/big", tar.TypeReg, int64(len(data)), false, nil)...)
+	out = append(out, padBlock(data)...)
+	return append(out, make([]byte, 1024)...)
+}
+
+// gnuSparseTar is the same file as an old GNU sparse entry (type 'S', the
+// map in the header itself).
+func gnuSparseTar() []byte {
+	h := rawHeader("big", tar.TypeGNUSparse, 4, true, func(b []byte) {
+		copy(b[386:398], fmt.Sprintf("%011o\x00", sparseSize-4)) // sparse[0].offset
+		copy(b[398:410], fmt.Sprintf("%011o\x00", 4))            // sparse[0].numbytes
+		copy(b[483:495], fmt.Sprintf("%011o\x00", sparseSize))   // realsize
+	})
+	return append(append(h, padBlock([]byte("tail"))...), make([]byte, 1024)...)
+}
+
+// A sparse entry becomes a sparse file: its holes are not written out as
+// zeros (256 MiB of disk for 2.5 kB of archive), and `images` shows the
+// file's real size, not the archive's.
+func TestSparseEntriesStayHoles(t *testing.T) {
+	labtest.RequireRoot(t)
+	for name, archive := range map[string][]byte{"pax": paxSparseTar(), "gnu": gnuSparseTar()} {
+		t.Run(name, func(t *testing.T) {
+			s := testStore(t)
+			src := filepath.Join(t.TempDir(), "sparse.tar")
+			require.NoError(t, os.WriteFile(src, archive, 0o644))
+			p, out := quiet()
+			img, err := s.importImage(src, "sparse:"+name, p)
+			require.NoError(t, err, out.String())
+			big := filepath.Join(s.diffDir(img.Layers()[0]), "big")
+			st := lstat(t, big)
+			assert.Equal(t, int64(sparseSize), st.Size)
+			assert.Less(t, st.Blocks*512, int64(1<<20), "the holes were written out as zeros")
+			f, err := os.Open(big)
+			require.NoError(t, err)
+			defer f.Close()
+			tail := make([]byte, 4)
+			_, err = f.ReadAt(tail, sparseSize-4)
+			require.NoError(t, err)
+			assert.Equal(t, "tail", string(tail))
+			rows, err := s.listImages()
+			require.NoError(t, err)
+			require.Len(t, rows, 1)
+			assert.GreaterOrEqual(t, rows[0].Size, int64(sparseSize), "images reports the files' size")
+			assert.Contains(t, out.String(), "268MB, 1 files")
+		})
+	}
+}
+
+// Device nodes other than overlay's 0:0 whiteout are refused, naming the
+// entry: "b 8:0" would be the host's disk inside the container.
+func TestDeviceNodesRefused(t *testing.T) {
+	labtest.RequireRoot(t)
+	for _, e := range []tarEntry{{name: "dev/sda", typ: tar.TypeBlock, mode: 0o660}, {name: "mem", typ: tar.TypeChar, mode: 0o640}} {
+		t.Run(e.name, func(t *testing.T) {
+			s := testStore(t)
+			dev := e
+			var h []byte
+			if e.typ == tar.TypeBlock {
+				h = makeTarDev(t, dev, 8, 0)
+			} else {
+				h = makeTarDev(t, dev, 1, 1)
+			}
+			_, _, err := s.addLayer(bytes.NewReader(h), "", nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `"`+e.name+`"`)
+			assert.Contains(t, err.Error(), "may not carry device nodes")
+			assert.Empty(t, dirNames(t, s.path("tmp")))
+			assert.Empty(t, dirNames(t, s.path("layers", "sha256")))
+		})
+	}
+}
+
+// makeTarDev is a tarball of one device node major:minor.
+func makeTarDev(t *testing.T, e tarEntry, major, minor int64) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode,
+		Devmajor: major, Devminor: minor, ModTime: testTime}))
+	require.NoError(t, tw.Close())
+	return buf.Bytes()
+}
+
+// The state directory is 0700 even when it existed before at 0755: the
+// layers' setuid programs must not be reachable by host users.
+func TestStoreDirPrivate(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "state")
+	require.NoError(t, os.Mkdir(root, 0o755))
+	require.NoError(t, os.Chmod(root, 0o755)) // whatever the umask
+	_, err := openStore(root)
+	require.NoError(t, err)
+	fi, err := os.Stat(root)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), fi.Mode().Perm())
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"strings"
 	"syscall"
@@ -90,13 +91,23 @@ func isWhiteout(fi fs.FileInfo) bool {
 // isOpaque says whether the directory at path (never followed if it is a
 // symlink) carries overlay's opaque mark.
 func isOpaque(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return isOpaqueFd(f)
+}
+
+// isOpaqueFd says whether the open directory carries overlay's opaque mark.
+func isOpaqueFd(f *os.File) (bool, error) {
 	buf := make([]byte, 4)
-	n, err := unix.Lgetxattr(path, overlayOpaqueXattr, buf)
+	n, err := unix.Fgetxattr(int(f.Fd()), overlayOpaqueXattr, buf)
 	switch {
 	case errors.Is(err, unix.ENODATA), errors.Is(err, unix.ENOTSUP):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("getxattr %s %s: %w", path, overlayOpaqueXattr, err)
+		return false, fmt.Errorf("getxattr %s %s: %w", f.Name(), overlayOpaqueXattr, err)
 	}
 	return string(buf[:n]) == "y", nil
 }

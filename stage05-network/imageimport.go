@@ -12,9 +12,12 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"runtime"
+	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -47,17 +50,86 @@ func (f imageFormat) String() string {
 // maxJSON bounds the JSON files of an archive: they are read into memory.
 const maxJSON = 16 << 20
 
+// importLimits bound what one import writes to disk, all its archives and
+// layers together: a few kB of gzip or of sparse-file map can describe
+// terabytes of zeros, and a million empty files fill a filesystem's
+// inodes. The defaults fit any real image; --max-size and --max-files (or
+// the environment variables below) raise them.
+type importLimits struct {
+	maxBytes, maxFiles int64 // 0: no limit
+	bytes, files       int64 // taken so far
+}
+
+const (
+	defaultImportMaxSize  = 16 << 30 // 16 GiB, counted at the files' full sizes
+	defaultImportMaxFiles = 1 << 20  // about a million entries
+	importMaxSizeEnv      = "BOXLAB_IMPORT_MAX_SIZE"
+	importMaxFilesEnv     = "BOXLAB_IMPORT_MAX_FILES"
+)
+
+// defaultImportLimits are the defaults, or what the environment says.
+func defaultImportLimits() (importLimits, error) {
+	l := importLimits{maxBytes: defaultImportMaxSize, maxFiles: defaultImportMaxFiles}
+	if v := os.Getenv(importMaxSizeEnv); v != "" {
+		n, err := parseSize(v)
+		if err != nil {
+			return l, fmt.Errorf("%s=%s: %w", importMaxSizeEnv, v, err)
+		}
+		l.maxBytes = n
+	}
+	if v := os.Getenv(importMaxFilesEnv); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return l, fmt.Errorf("%s=%s: want a positive number of files", importMaxFilesEnv, v)
+		}
+		l.maxFiles = n
+	}
+	return l, nil
+}
+
+// take counts one tar entry against the limits before it is written. A
+// file counts at its full size (h.Size: holes of a sparse file included),
+// so the limit means the same whatever the archive's tricks.
+func (l *importLimits) take(h *tar.Header) error {
+	if l == nil {
+		return nil
+	}
+	l.files++
+	if l.maxFiles > 0 && l.files > l.maxFiles {
+		return fmt.Errorf("entry %d of this import: more than the limit of %d files (raise it with --max-files or $%s)", l.files, l.maxFiles, importMaxFilesEnv)
+	}
+	if h.Typeflag != tar.TypeReg && h.Typeflag != tar.TypeRegA && h.Typeflag != tar.TypeGNUSparse {
+		return nil
+	}
+	l.bytes += h.Size
+	if l.maxBytes > 0 && (h.Size > l.maxBytes || l.bytes > l.maxBytes) {
+		return fmt.Errorf("a file of %d bytes: this import would write %d bytes, more than the limit of %d (raise it with --max-size or $%s)",
+			h.Size, l.bytes, l.maxBytes, importMaxSizeEnv)
+	}
+	return nil
+}
+
 // importer is one `image import` in progress.
 type importer struct {
 	s       *store
 	p       *progress
+	limits  *importLimits
 	created []string // layers this import added: removed again if it fails
 }
 
 // importImage brings src into the store and names it ref (NAME[:TAG], or
-// "" to take the name the archive carries, if any). A failed import
-// leaves no layer and no image behind.
-func (s *store) importImage(src, ref string, p *progress) (img *image, err error) {
+// "" to take the name the archive carries, if any), within the default
+// limits. A failed import leaves no layer and no image behind.
+func (s *store) importImage(src, ref string, p *progress) (*image, error) {
+	lim, err := defaultImportLimits()
+	if err != nil {
+		return nil, err
+	}
+	return s.importImageLimited(src, ref, p, lim)
+}
+
+// importImageLimited is importImage within lim.
+func (s *store) importImageLimited(src, ref string, p *progress, lim importLimits) (img *image, err error) {
 	if ref != "" {
 		if ref, err = parseRef(ref); err != nil {
 			return nil, err
@@ -72,7 +144,8 @@ func (s *store) importImage(src, ref string, p *progress) (img *image, err error
 		return nil, err
 	}
 	defer unlock()
-	im := &importer{s: s, p: p}
+	s.removeStaleTmp()
+	im := &importer{s: s, p: p, limits: &lim}
 	defer func() {
 		if err != nil {
 			im.rollback()
@@ -134,10 +207,61 @@ func detectFormat(src string) (imageFormat, error) {
 	return formatRootfs, nil
 }
 
+// openRegular opens an archive file for reading only if it is a regular
+// file. open(2) of a FIFO blocks until a writer comes, which may be never,
+// and an import holds the store's lock while it reads: O_NONBLOCK makes
+// the open return at once, fstat(2) says what was opened (no race with a
+// swap of the name), and anything but a regular file is refused.
+func openRegular(name string) (*os.File, error) {
+	return checkRegular(os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0))
+}
+
+// openRegularIn is openRegular for a file of an unpacked archive or an OCI
+// layout directory, resolved inside it.
+func openRegularIn(root *os.Root, name string) (*os.File, error) {
+	return checkRegular(root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0))
+}
+
+func checkRegular(f *os.File, err error) (*os.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%s: a %s, not a regular file: refusing to read it", f.Name(), fileKind(fi.Mode()))
+	}
+	if err == nil {
+		// Regular files never block: back to ordinary reads.
+		err = syscall.SetNonblock(int(f.Fd()), false)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// fileKind names a non-regular file type for an error message.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "special file"
+}
+
 // topLevelNames reads the headers of a (maybe gzipped) tar: which of the
 // marker files sit at its top.
 func topLevelNames(file string) (map[string]bool, error) {
-	f, err := os.Open(file)
+	f, err := openRegular(file)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +305,7 @@ func decompress(r io.Reader) (io.Reader, error) {
 // rootfs imports a plain tarball as a one-layer image, with a config
 // like `docker import` makes: a PATH and nothing to run by default.
 func (im *importer) rootfs(src, ref string) (*image, error) {
-	f, err := os.Open(src)
+	f, err := openRegular(src)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +333,7 @@ func (im *importer) rootfs(src, ref string) (*image, error) {
 
 // layer stores one layer and remembers it if it is new.
 func (im *importer) layer(r io.Reader, want string) (layerInfo, error) {
-	l, created, err := im.s.addLayer(r, want, im.p)
+	l, created, err := im.s.addLayerWithin(r, want, im.p, im.limits)
 	if created {
 		im.created = append(im.created, l.Digest)
 	}
@@ -231,7 +355,7 @@ func (im *importer) save(raw []byte, ref string) (*image, error) {
 
 // unpackArchive unpacks a docker save or OCI tar into the store's tmp/.
 func (im *importer) unpackArchive(src string) (string, error) {
-	f, err := os.Open(src)
+	f, err := openRegular(src)
 	if err != nil {
 		return "", err
 	}
@@ -240,12 +364,12 @@ func (im *importer) unpackArchive(src string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp(im.s.path("tmp"), "import-")
+	dir, err := im.s.mkTmp("import")
 	if err != nil {
 		return "", err
 	}
 	im.p.start("reading " + path.Base(src))
-	_, err = extractTar(r, dir, extractOptions{progress: im.p})
+	_, err = extractTar(r, dir, extractOptions{progress: im.p, limits: im.limits})
 	im.p.done()
 	if err != nil {
 		os.RemoveAll(dir)
@@ -309,7 +433,7 @@ func (im *importer) layerFile(root *os.Root, name, diffID string, blob *descript
 		im.p.line("layer %s already present", diffID)
 		return nil
 	}
-	f, err := root.Open(name)
+	f, err := openRegularIn(root, name)
 	if err != nil {
 		return err
 	}
@@ -478,7 +602,7 @@ func readJSON(root *os.Root, name string, v any) error {
 // readSmall reads a JSON file of the archive through os.Root: a name like
 // "../../etc/shadow", or a symlink in the archive, cannot leave it.
 func readSmall(root *os.Root, name string) ([]byte, error) {
-	f, err := root.Open(name)
+	f, err := openRegularIn(root, name)
 	if err != nil {
 		return nil, fmt.Errorf("archive file %s: %w", name, err)
 	}

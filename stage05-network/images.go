@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -255,7 +256,7 @@ func (s *store) listImages() ([]imageRow, error) {
 			if err != nil {
 				return nil, err
 			}
-			row.Size += l.Size
+			row.Size += cmp.Or(l.Content, l.Size) // an older boxlab's layer: its tar's size
 		}
 		if len(img.Tags) == 0 {
 			rows = append(rows, row)

@@ -1,15 +1,22 @@
 package main
 
 import (
+	"archive/tar"
+	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"boxlab/lab/labtest"
 )
@@ -211,4 +218,194 @@ func TestImportTamperedLayer(t *testing.T) {
 	tags, _ := s.tags()
 	assert.Empty(t, tags)
 	assert.False(t, slices.Contains(dirNames(t, s.path("images")), "sha256/x"))
+}
+
+// within runs f and fails the test, rather than hanging it, if f has not
+// returned when the deadline comes: a guard for code that must not block.
+func within(t *testing.T, f func() error) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		t.Fatal("still blocked when the test's deadline came")
+		return nil
+	}
+}
+
+// assertStoreEmpty: a failed import left no layer, no image, nothing in tmp/.
+func assertStoreEmpty(t *testing.T, s *store) {
+	t.Helper()
+	assert.Empty(t, dirNames(t, s.path("layers", "sha256")), "layers left behind")
+	assert.Empty(t, dirNames(t, s.path("images", "sha256")), "images left behind")
+	assert.Empty(t, dirNames(t, s.path("tmp")), "tmp/ left behind")
+}
+
+// dockerArchive is a docker save archive of the given layer tars, with
+// extra entries first.
+func dockerArchive(t *testing.T, layers [][]byte, extra ...tarEntry) []byte {
+	var ids, names []string
+	entries := extra
+	for i, l := range layers {
+		ids = append(ids, `"`+digestOfBytes(l)+`"`)
+		names = append(names, fmt.Sprintf(`"l%d.tar"`, i))
+		entries = append(entries, reg(fmt.Sprintf("l%d.tar", i), string(l)))
+	}
+	config := `{"rootfs":{"type":"layers","diff_ids":[` + strings.Join(ids, ",") + `]}}`
+	entries = append(entries, reg("config.json", config),
+		reg("manifest.json", `[{"Config":"config.json","RepoTags":["x:y"],"Layers":[`+strings.Join(names, ",")+`]}]`))
+	return makeTar(t, entries...)
+}
+
+func writeTemp(t *testing.T, name string, data []byte) string {
+	src := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(src, data, 0o644))
+	return src
+}
+
+// An import writes at most its limits, counted over the archive and all
+// its layers, sparse files at their full size: over one, it stops at the
+// entry, names it and the limit, and leaves nothing.
+func TestImportLimits(t *testing.T) {
+	labtest.RequireRoot(t)
+	var many []tarEntry
+	for i := range 10 {
+		many = append(many, reg(fmt.Sprintf("f%d", i), "x"))
+	}
+	cases := []struct {
+		name, file string
+		archive    []byte
+		lim        importLimits
+		want       []string
+	}{
+		{"sparse rootfs", "s.tar", paxSparseTar(), importLimits{maxBytes: 64 << 20},
+			[]string{`"big"`, "268435456 bytes", "limit of 67108864", "--max-size", importMaxSizeEnv}},
+		{"sparse in a docker layer", "d.tar", dockerArchive(t, [][]byte{gnuSparseTar()}), importLimits{maxBytes: 64 << 20},
+			[]string{"layer l0.tar", `"big"`, "limit of 67108864"}},
+		{"files", "f.tar", makeTar(t, many...), importLimits{maxFiles: 5},
+			[]string{`"f5"`, "limit of 5 files", "--max-files", importMaxFilesEnv}},
+		{"files of archive and layers together", "df.tar", dockerArchive(t, [][]byte{makeTar(t, many[:4]...)}), importLimits{maxFiles: 6},
+			[]string{"layer l0.tar", `"f3"`, "limit of 6 files"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testStore(t)
+			_, err := s.importImageLimited(writeTemp(t, tc.file, tc.archive), "", nil, tc.lim)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+			assertStoreEmpty(t, s)
+		})
+	}
+	t.Run("environment", func(t *testing.T) {
+		s := testStore(t)
+		t.Setenv(importMaxSizeEnv, "1m")
+		_, err := s.importImage(writeTemp(t, "s.tar", paxSparseTar()), "", nil)
+		assert.ErrorContains(t, err, "limit of 1048576")
+		assertStoreEmpty(t, s)
+		t.Setenv(importMaxSizeEnv, "lots")
+		_, err = s.importImage(writeTemp(t, "s.tar", paxSparseTar()), "", nil)
+		assert.ErrorContains(t, err, importMaxSizeEnv+"=lots")
+	})
+}
+
+// A FIFO where an archive's file should be (the archive itself, its
+// manifest.json or index.json, a layer) is refused at once: an open(2)
+// of it would wait for a writer forever, holding the store's lock.
+func TestImportRefusesFIFOs(t *testing.T) {
+	labtest.RequireRoot(t)
+	fifo := func(name string) tarEntry { return tarEntry{name: name, typ: tar.TypeFifo, mode: 0o644} }
+	layer := makeTar(t, reg("a", "a"))
+	cases := []struct {
+		name string
+		src  func(t *testing.T) string
+	}{
+		{"archive path", func(t *testing.T) string {
+			p := filepath.Join(t.TempDir(), "image.tar")
+			require.NoError(t, unix.Mkfifo(p, 0o600))
+			return p
+		}},
+		{"manifest.json in a docker archive", func(t *testing.T) string {
+			return writeTemp(t, "a.tar", makeTar(t, fifo("manifest.json"), reg("config.json", "{}")))
+		}},
+		{"layer in a docker archive", func(t *testing.T) string {
+			config := `{"rootfs":{"type":"layers","diff_ids":["` + digestOfBytes(layer) + `"]}}`
+			return writeTemp(t, "a.tar", makeTar(t, fifo("l0.tar"), reg("config.json", config),
+				reg("manifest.json", `[{"Config":"config.json","Layers":["l0.tar"]}]`)))
+		}},
+		{"index.json in an OCI tar", func(t *testing.T) string {
+			return writeTemp(t, "o.tar", makeTar(t, reg("oci-layout", `{"imageLayoutVersion":"1.0.0"}`), fifo("index.json")))
+		}},
+		{"index.json in an OCI directory", func(t *testing.T) string {
+			d := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(d, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644))
+			require.NoError(t, unix.Mkfifo(filepath.Join(d, "index.json"), 0o600))
+			return d
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testStore(t)
+			src := tc.src(t)
+			err := within(t, func() error { _, err := s.importImage(src, "", nil); return err })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "a FIFO, not a regular file")
+			assertStoreEmpty(t, s)
+		})
+	}
+}
+
+// A second command finds the store locked: it says by whom, and gives up
+// after lockTimeout instead of waiting forever.
+func TestStoreLockedSaysByWhom(t *testing.T) {
+	s := testStore(t)
+	holder := exec.Command("flock", s.path(".lock"), "sh", "-c", "echo locked; exec cat")
+	stdin, err := holder.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := holder.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, holder.Start())
+	t.Cleanup(func() { stdin.Close(); _ = holder.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "locked\n", line) // flock(1) holds the lock now
+
+	old := lockTimeout
+	lockTimeout = 100 * time.Millisecond // the bound under test; nothing waits on it
+	t.Cleanup(func() { lockTimeout = old })
+	src := writeTemp(t, "r.tar", makeTar(t, reg("a", "a")))
+	err = within(t, func() error { _, err := s.importImage(src, "", nil); return err })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("locked by pid %d (flock %s sh -c", holder.Process.Pid, s.path(".lock")))
+	assert.Contains(t, err.Error(), "wait for it to finish, or kill it")
+
+	// Once the holder is gone, the lock is free again (the abandoned
+	// flock let go of it too).
+	stdin.Close()
+	require.NoError(t, holder.Wait())
+	_, err = s.importImage(src, "", nil)
+	require.NoError(t, err)
+}
+
+// What a SIGKILLed import left in tmp/ (its pid gone) is removed by the
+// next one; what a live command owns stays.
+func TestImportRemovesStaleTmp(t *testing.T) {
+	labtest.RequireRoot(t)
+	s := testStore(t)
+	dead := exec.Command("true")
+	require.NoError(t, dead.Run()) // a pid that has exited
+	stale := s.path("tmp", fmt.Sprintf("import-%d-123", dead.Process.Pid))
+	old := s.path("tmp", "layer-4567") // an older boxlab's name, no pid
+	live := s.path("tmp", fmt.Sprintf("layer-%d-456", os.Getpid()))
+	for _, d := range []string{stale, old, live} {
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "diff"), 0o700))
+	}
+	_, err := s.importImage(writeTemp(t, "r.tar", makeTar(t, reg("a", "a"))), "", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{filepath.Base(live)}, dirNames(t, s.path("tmp")))
 }
