@@ -1,0 +1,129 @@
+package main
+
+// Writing the student's copy of a stage: the stubs that replace the
+// marked bodies, and the copy itself.
+
+import (
+	"errors"
+	"fmt"
+	"go/format"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// stubBody is what replaces an exercise's body in the student's copy.
+func stubBody(e exercise) string {
+	if e.constZero != "" {
+		return fmt.Sprintf("%s // TODO(exercise %d): the right value; see the question above", e.constZero, e.Num)
+	}
+	return fmt.Sprintf("{\n\t// TODO(exercise %d): your code here. The question above leads the way;\n"+
+		"\t// lab grade tells you when it is right.\n\treturn %sfmt.Errorf(%q)\n}",
+		e.Num, e.zeros, e.stubError())
+}
+
+// stubSource returns src with the bodies of exs (all in this file)
+// replaced by their stubs, its imports fixed, gofmt'ed.
+func stubSource(name string, src []byte, exs []exercise) ([]byte, error) {
+	exs = slices.Clone(exs)
+	slices.SortFunc(exs, func(a, b exercise) int { return b.bodyStart - a.bodyStart })
+	out := slices.Clone(src)
+	for _, e := range exs {
+		out = slices.Concat(out[:e.bodyStart], []byte(stubBody(e)), out[e.bodyEnd:])
+	}
+	needFmt := slices.ContainsFunc(exs, func(e exercise) bool { return e.constZero == "" })
+	out, err := fixImports(name, out, needFmt)
+	if err != nil {
+		return nil, err
+	}
+	formatted, err := format.Source(out)
+	if err != nil {
+		return nil, fmt.Errorf("%s: gofmt the stub: %v", name, err)
+	}
+	return formatted, nil
+}
+
+// fixImports drops the imports no selector uses any more and, when
+
+type copyOptions struct {
+	labDir string       // absolute: the replace target of boxlab/lab
+	exs    []exercise   // the stage's exercises (parseExercises)
+	stub   map[int]bool // exercises to replace by their stubs; nil: all
+	owner  *[2]int      // chown every file to uid, gid; nil: leave them
+}
+
+// writeStageCopy copies the stage in src to dst (which must not exist or
+// be empty) with the chosen exercises stubbed and go.mod's replace of the
+// lab made absolute, so that the copy builds anywhere with GOWORK=off.
+func writeStageCopy(src, dst string, o copyOptions) error {
+	byFile := map[string][]exercise{}
+	for _, e := range o.exs {
+		if o.stub == nil || o.stub[e.Num] {
+			byFile[e.File] = append(byFile[e.File], e)
+		}
+	}
+	binary := filepath.Base(src)
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if rel != "." && (strings.HasPrefix(d.Name(), ".") || rel == binary || strings.HasSuffix(rel, ".test")) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+		case d.Type().IsRegular():
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			switch {
+			case rel == "go.mod":
+				if data, err = absoluteLabReplace(data, o.labDir); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+			case len(byFile[rel]) > 0:
+				if data, err = stubSource(rel, data, byFile[rel]); err != nil {
+					return err
+				}
+			}
+			if err := os.WriteFile(target, data, info.Mode().Perm()); err != nil {
+				return err
+			}
+		default:
+			return nil // sockets, symlinks: not part of a stage
+		}
+		if o.owner != nil {
+			return os.Lchown(target, o.owner[0], o.owner[1])
+		}
+		return nil
+	})
+}
+
+var labReplace = regexp.MustCompile(`(?m)^(\s*(?:replace\s+)?boxlab/lab(?:\s+v\S+)?\s+=>\s+)(\S+)[ \t]*$`)
+
+// absoluteLabReplace points go.mod's replace of boxlab/lab at labDir.
+func absoluteLabReplace(gomod []byte, labDir string) ([]byte, error) {
+	if !labReplace.Match(gomod) {
+		return nil, errors.New("no `replace boxlab/lab => ../lab` line")
+	}
+	return labReplace.ReplaceAllFunc(gomod, func(m []byte) []byte {
+		sub := labReplace.FindSubmatch(m)
+		return append(slices.Clone(sub[1]), []byte(labDir)...)
+	}), nil
+}
