@@ -33,6 +33,15 @@ package main
 //     value of every other result and fmt.Errorf("TODO(exercise N): ...").
 //     A marker on a function without an error result, or a marker outside a
 //     function's (or a marked const's) doc comment, is an error.
+//   - Every exercise has at least one mutant in exercise_mutants.txt: a
+//     plausible wrong solution (a flag dropped, filepath.Join instead of a
+//     resolve inside the root, a time.Sleep loop, the wrong order), written
+//     as a text replacement in the function's body and keyed by the
+//     function's name (format in exercise_mutants.go). `lab test --strict`
+//     proves that each mutant builds and fails one of the tests "Graded
+//     by:" names; an exercise without a mutant, or a mutant that survives,
+//     fails the proof. A stub fails any test, so only a mutant shows that
+//     the named tests check what the question asks.
 //   - The one other thing that may be marked is a const declaration of one
 //     constant, for a lesson that is a value (stage02's clone flags): its
 //     stub is 0 (or "" for a string) with a TODO comment, and the code

@@ -53,6 +53,7 @@ type copyOptions struct {
 	exs    []exercise   // the stage's exercises (parseExercises)
 	stub   map[int]bool // exercises to replace by their stubs; nil: all
 	owner  *[2]int      // chown every file to uid, gid; nil: leave them
+	mutant *mutant      // a wrong solution written into its exercise (the CI proof); nil: none
 }
 
 // writeStageCopy copies the stage in src to dst (which must not exist or
@@ -63,6 +64,20 @@ func writeStageCopy(src, dst string, o copyOptions) error {
 	for _, e := range o.exs {
 		if o.stub == nil || o.stub[e.Num] {
 			byFile[e.File] = append(byFile[e.File], e)
+		}
+	}
+	var mutated *exercise
+	if o.mutant != nil {
+		for i, e := range o.exs {
+			if e.Func == o.mutant.Func {
+				mutated = &o.exs[i]
+			}
+		}
+		if mutated == nil {
+			return fmt.Errorf("mutant %q (exercise_mutants.txt:%d): %s is not an exercise of %s", o.mutant.What, o.mutant.Line, o.mutant.Func, src)
+		}
+		if len(byFile[mutated.File]) > 0 {
+			return fmt.Errorf("exercise %d is mutated in %s, where exercises are stubbed too", mutated.Num, mutated.File)
 		}
 	}
 	binary := filepath.Base(src)
@@ -99,6 +114,11 @@ func writeStageCopy(src, dst string, o copyOptions) error {
 				}
 			case len(byFile[rel]) > 0:
 				if data, err = stubSource(rel, data, byFile[rel]); err != nil {
+					return err
+				}
+			}
+			if mutated != nil && rel == mutated.File {
+				if data, err = mutateSource(rel, data, *mutated, *o.mutant); err != nil {
 					return err
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -285,4 +286,59 @@ func TestExerciseListAndReadme(t *testing.T) {
 	assert.ErrorContains(t, checkReadmeExercises([]byte("# S\n"), "s", exs), "no \"## Exercises\" section")
 	two := append(exs, exercise{Num: 2, Func: "f", File: "f.go", Hint: "Why?", Tests: []string{"TestC"}})
 	assert.ErrorContains(t, checkReadmeExercises([]byte(md), "s", two), "lists 1 exercises, the code marks 2")
+}
+
+func TestParseMutants(t *testing.T) {
+	ms, err := parseMutants("# comment\n\n## enter: no chdir\n- return os.Chdir(\"/\")\n+ return nil\n\n## enter: two hunks\n- a\n-   b\n+ c\n- d\n\n## count: x\n- len(s)\n+ 0\n")
+	require.NoError(t, err)
+	require.Len(t, ms, 3)
+	assert.Equal(t, mutant{Func: "enter", What: "no chdir", Line: 3, hunks: []hunk{{old: []string{`return os.Chdir("/")`}, new: []string{"return nil"}}}}, ms[0])
+	assert.Equal(t, []hunk{{old: []string{"a", "b"}, new: []string{"c"}}, {old: []string{"d"}}}, ms[1].hunks)
+
+	for text, want := range map[string]string{
+		"- a\n":              "outside a mutant",
+		"## f: x\n+ a\n":     "before any",
+		"## f x\n- a\n":      "want \"## FUNC",
+		"## f: x\n":          "changes nothing",
+		"## f: x\n- a\nzz\n": "not a",
+	} {
+		_, err := parseMutants(text)
+		assert.ErrorContains(t, err, want, text)
+	}
+}
+
+func TestMutateSource(t *testing.T) {
+	exs, err := parseFileExercises("root.go", []byte(markedSource))
+	require.NoError(t, err)
+	enter := exs[slices.IndexFunc(exs, func(e exercise) bool { return e.Func == "enter" })]
+	ms, err := parseMutants("## enter: no chdir\n- return os.Chdir(\"/\")\n+ return nil\n\n## enter: absent\n- syscall.Mkdir\n+ x\n")
+	require.NoError(t, err)
+	out, err := mutateSource("root.go", []byte(markedSource), enter, ms[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "return fmt.Errorf(\"chroot %s: %w\", dir, err)\n\t}\n\treturn nil\n}")
+	assert.NotContains(t, string(out), `"os"`, "an import the mutant no longer uses is dropped")
+	assert.Contains(t, string(out), "// Exercise 2:", "the rest stays")
+
+	_, err = mutateSource("root.go", []byte(markedSource), enter, ms[1])
+	assert.ErrorContains(t, err, "occurs 0 times")
+}
+
+// The lab's own mutants parse, and each is the mutant of an exercise of a
+// stage (a renamed function would leave its mutants behind).
+func TestLabMutants(t *testing.T) {
+	by, err := loadMutants()
+	require.NoError(t, err)
+	funcs := map[string]bool{}
+	stages, err := filepath.Glob("../stage0*")
+	require.NoError(t, err)
+	for _, dir := range stages {
+		exs, err := parseExercises(dir)
+		require.NoError(t, err, dir)
+		for _, e := range exs {
+			funcs[e.Func] = true
+		}
+	}
+	for fn, ms := range by {
+		assert.True(t, funcs[fn], "exercise_mutants.txt:%d: %s is no stage's exercise", ms[0].Line, fn)
+	}
 }
