@@ -149,10 +149,13 @@ func cmdExercise(args []string) error {
 	fs := pflag.NewFlagSet("exercise", pflag.ContinueOnError)
 	force := fs.Bool("force", false, "replace an existing copy (your work in it is lost)")
 	list := fs.Bool("list", false, "print the stage's exercise list as the README shows it, and write nothing")
-	if done, err := parseFlags(fs, args, `usage: lab exercise STAGE [DIR] [--force] [--list]
+	all := fs.Bool("all", false, "stub every exercise of the stage, the ones carried from earlier stages too")
+	if done, err := parseFlags(fs, args, `usage: lab exercise STAGE [DIR] [--all] [--force] [--list]
 
-Writes a copy of STAGE in which every exercise is a stub for you to write
-(default DIR: ~/boxlab-exercises/STAGE). Grade it with 'lab grade STAGE'.`); done {
+Writes a copy of STAGE in which the stage's new exercises are stubs for you to
+write (default DIR: ~/boxlab-exercises/STAGE). Grade it with 'lab grade STAGE'.
+An exercise carried unchanged from the previous stage (you wrote it there)
+comes with the reference solution; --all stubs those too.`); done {
 		return err
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
@@ -173,6 +176,13 @@ Writes a copy of STAGE in which every exercise is a stub for you to write
 	if *list {
 		fmt.Print(exerciseListMarkdown(stage.Name, exs))
 		return nil
+	}
+	var stub map[int]bool // nil: all
+	prev := ""
+	if !*all {
+		if prev, stub, err = newExercises(root, stage, exs); err != nil {
+			return err
+		}
 	}
 	dir, owner, err := defaultExerciseDir(stage.Name)
 	if err != nil {
@@ -197,7 +207,7 @@ Writes a copy of STAGE in which every exercise is a stub for you to write
 		}
 	}
 	labDir := filepath.Join(root, "lab")
-	if err := writeStageCopy(stage.Dir, dir, copyOptions{labDir: labDir, exs: exs, owner: owner}); err != nil {
+	if err := writeStageCopy(stage.Dir, dir, copyOptions{labDir: labDir, exs: exs, stub: stub, owner: owner}); err != nil {
 		return err
 	}
 	stamp := filepath.Join(dir, exerciseStamp)
@@ -208,8 +218,17 @@ Writes a copy of STAGE in which every exercise is a stub for you to write
 		_ = os.Lchown(stamp, owner[0], owner[1])
 	}
 	fmt.Printf("wrote the exercises of %s to %s\n\n", stage.Name, dir)
+	var carried []string
 	for _, e := range exs {
+		if stub != nil && !stub[e.Num] {
+			carried = append(carried, strconv.Itoa(e.Num))
+			continue
+		}
 		fmt.Printf("  %s\n      %s\n", e.Title(), e.Hint)
+	}
+	if len(carried) > 0 {
+		fmt.Printf("\nExercises %s come from %s unchanged, with the reference solution\n(you wrote them there): 'lab exercise %s --all' stubs them too.\n",
+			strings.Join(carried, ", "), prev, stage.Name)
 	}
 	gradeArgs := stage.Name
 	if def, _, _ := defaultExerciseDir(stage.Name); def != dir {
@@ -217,6 +236,66 @@ Writes a copy of STAGE in which every exercise is a stub for you to write
 	}
 	fmt.Printf("\nWrite them there (go build works in that directory), then grade your work:\n\n  sudo ./lab.sh grade %s\n\nStuck? 'lab solution %s N' shows the reference for exercise N.\n", gradeArgs, stage.Name)
 	return nil
+}
+
+// newExercises picks the exercises a copy of stage stubs by default: those
+// that are new in it. An exercise whose function the previous stage marks
+// too, in the same file, with the same body, was written there; it comes
+// with the reference. prev is the previous stage's name ("" for the first).
+func newExercises(root string, stage module, exs []exercise) (prev string, stub map[int]bool, err error) {
+	stub = map[int]bool{}
+	for _, e := range exs {
+		stub[e.Num] = true
+	}
+	all, err := workspaceModules(root)
+	if err != nil {
+		return "", nil, err
+	}
+	var before *module
+	for i, m := range all {
+		if strings.HasPrefix(m.Name, "stage") && m.Name < stage.Name && (before == nil || m.Name > before.Name) {
+			before = &all[i]
+		}
+	}
+	if before == nil {
+		return "", stub, nil
+	}
+	old, err := parseExercises(before.Dir)
+	if err != nil {
+		return "", nil, fmt.Errorf("the exercises of %s, the stage before: %w", before.Name, err)
+	}
+	for _, e := range exs {
+		for _, o := range old {
+			if o.Func != e.Func || o.File != e.File {
+				continue
+			}
+			same, err := sameBody(stage.Dir, e, before.Dir, o)
+			if err != nil {
+				return "", nil, err
+			}
+			if same {
+				delete(stub, e.Num)
+			}
+		}
+	}
+	return before.Name, stub, nil
+}
+
+// sameBody says whether exercise a of the stage in dirA has the same body
+// as b of the stage in dirB.
+func sameBody(dirA string, a exercise, dirB string, b exercise) (bool, error) {
+	srcA, err := os.ReadFile(filepath.Join(dirA, a.File))
+	if err != nil {
+		return false, err
+	}
+	srcB, err := os.ReadFile(filepath.Join(dirB, b.File))
+	if err != nil {
+		return false, err
+	}
+	if a.bodyEnd > len(srcA) || b.bodyEnd > len(srcB) {
+		return false, fmt.Errorf("%s changed while reading it", a.File)
+	}
+	return bytes.Equal(srcA[a.bodyStart:a.bodyEnd], srcB[b.bodyStart:b.bodyEnd]), nil
 }
 
 // prepareExerciseDir makes dir ready for a new copy: created when missing,

@@ -342,3 +342,50 @@ func TestLabMutants(t *testing.T) {
 		assert.True(t, funcs[fn], "exercise_mutants.txt:%d: %s is no stage's exercise", ms[0].Line, fn)
 	}
 }
+
+// A stage's copy stubs by default only the exercises that are new in it:
+// one carried with the same body from the stage before comes with the
+// reference, one whose body changed is new again.
+func TestNewExercises(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "go.work"), []byte("go 1.26.0\n\nuse (\n\t./stage01-a\n\t./stage02-b\n)\n"), 0o644))
+	added := markedSource + "\n// more.\n//\n// Exercise 4: What else? See more(1).\n// Graded by: TestRoot.\nfunc more() error { return nil }\n"
+	for name, src := range map[string]string{"stage01-a": markedSource, "stage02-b": strings.Replace(added, "return len(s), s, true", "return len(s) + 0, s, true", 1)} {
+		dir := filepath.Join(root, name)
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		for file, text := range map[string]string{"root.go": src, "x_test.go": markedTests, "go.mod": "module boxlab/" + name + "\n\ngo 1.26.0\n"} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
+		}
+	}
+	stage := module{Name: "stage02-b", Dir: filepath.Join(root, "stage02-b")}
+	exs, err := parseExercises(stage.Dir)
+	require.NoError(t, err)
+	prev, stub, err := newExercises(root, stage, exs)
+	require.NoError(t, err)
+	assert.Equal(t, "stage01-a", prev)
+	assert.Equal(t, map[int]bool{1: true, 4: true}, stub, "count changed, more is new; enter and flags are carried")
+
+	first := module{Name: "stage01-a", Dir: filepath.Join(root, "stage01-a")}
+	exs, err = parseExercises(first.Dir)
+	require.NoError(t, err)
+	prev, stub, err = newExercises(root, first, exs)
+	require.NoError(t, err)
+	assert.Empty(t, prev)
+	assert.Equal(t, map[int]bool{1: true, 2: true, 3: true}, stub, "the first stage: all new")
+}
+
+// The workshop's own stages: stage05's copy stubs only its network
+// exercises, and every exercise of stage02 is new (stage01's enterRoot is
+// not carried).
+func TestNewExercisesOfTheStages(t *testing.T) {
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	for stage, want := range map[string]int{"stage02-namespaces": 5, "stage03-cgroups": 8} {
+		m := module{Name: stage, Dir: filepath.Join(root, stage)}
+		exs, err := parseExercises(m.Dir)
+		require.NoError(t, err)
+		_, stub, err := newExercises(root, m, exs)
+		require.NoError(t, err)
+		assert.Len(t, stub, want, stage)
+	}
+}
