@@ -88,6 +88,7 @@ func init() {
 	})
 }
 
+// stageByName finds the one stage module an argument names.
 func stageByName(arg string) (module, string, error) {
 	root, err := workspaceRoot()
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 )
 
+// fixImports drops the imports no selector uses any more and, when
+// needFmt, makes sure fmt is imported. It works on the text (one import per line, as gofmt
 // writes them) so that comments stay where they are.
 func fixImports(name string, src []byte, needFmt bool) ([]byte, error) {
 	fset := token.NewFileSet()

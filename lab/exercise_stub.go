@@ -46,8 +46,7 @@ func stubSource(name string, src []byte, exs []exercise) ([]byte, error) {
 	return formatted, nil
 }
 
-// fixImports drops the imports no selector uses any more and, when
-
+// copyOptions says how writeStageCopy writes a stage.
 type copyOptions struct {
 	labDir string       // absolute: the replace target of boxlab/lab
 	exs    []exercise   // the stage's exercises (parseExercises)
