@@ -69,6 +69,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,13 +152,18 @@ func cmdExercise(args []string) error {
 	force := fs.Bool("force", false, "replace an existing copy (your work in it is lost)")
 	list := fs.Bool("list", false, "print the stage's exercise list as the README shows it, and write nothing")
 	all := fs.Bool("all", false, "stub every exercise of the stage, the ones carried from earlier stages too")
-	if done, err := parseFlags(fs, args, `usage: lab exercise STAGE [DIR] [--all] [--force] [--list]
+	from := fs.String("from", "", "your `COPY` of the previous stage: its exercises come with your own solutions")
+	if done, err := parseFlags(fs, args, `usage: lab exercise STAGE [DIR] [--all | --from COPY] [--force] [--list]
 
 Writes a copy of STAGE in which the stage's new exercises are stubs for you to
 write (default DIR: ~/boxlab-exercises/STAGE). Grade it with 'lab grade STAGE'.
 An exercise carried unchanged from the previous stage (you wrote it there)
-comes with the reference solution; --all stubs those too.`); done {
+comes with the reference solution; --from COPY brings your own solution from
+your copy of the previous stage instead; --all stubs those too.`); done {
 		return err
+	}
+	if *all && *from != "" {
+		return errors.New("--all stubs every exercise, --from carries yours: choose one")
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fs.Usage()
@@ -185,6 +191,12 @@ comes with the reference solution; --all stubs those too.`); done {
 			return err
 		}
 	}
+	var carry map[int]carriedBody
+	if *from != "" {
+		if carry, err = carryFrom(*from, prev, exs, stub); err != nil {
+			return err
+		}
+	}
 	dir, owner, err := defaultExerciseDir(stage.Name)
 	if err != nil {
 		return err
@@ -208,7 +220,7 @@ comes with the reference solution; --all stubs those too.`); done {
 		}
 	}
 	labDir := filepath.Join(root, "lab")
-	if err := writeStageCopy(stage.Dir, dir, copyOptions{labDir: labDir, exs: exs, stub: stub, owner: owner}); err != nil {
+	if err := writeStageCopy(stage.Dir, dir, copyOptions{labDir: labDir, exs: exs, stub: stub, owner: owner, carry: carry}); err != nil {
 		return err
 	}
 	stamp := filepath.Join(dir, exerciseStamp)
@@ -227,7 +239,10 @@ comes with the reference solution; --all stubs those too.`); done {
 		}
 		fmt.Printf("  %s\n      %s\n", e.Title(), e.Hint)
 	}
-	if len(carried) > 0 {
+	if len(carried) > 0 && carry != nil {
+		fmt.Printf("\nExercises %s come from %s unchanged: with your own solutions from %s.\n",
+			strings.Join(carried, ", "), prev, *from)
+	} else if len(carried) > 0 {
 		fmt.Printf("\nExercises %s come from %s unchanged, with the reference solution\n(you wrote them there): 'lab exercise %s --all' stubs them too.\n",
 			strings.Join(carried, ", "), prev, stage.Name)
 	}
@@ -280,6 +295,43 @@ func newExercises(root string, stage module, exs []exercise) (prev string, stub 
 		}
 	}
 	return before.Name, stub, nil
+}
+
+// carryFrom reads the student's own bodies of the exercises a copy does
+// not stub (the carried ones) from their copy of the previous stage, prev.
+func carryFrom(dir, prev string, exs []exercise, stub map[int]bool) (map[int]carriedBody, error) {
+	if prev == "" {
+		return nil, errors.New("--from: this is the first stage, nothing comes before it")
+	}
+	stamp, err := os.ReadFile(filepath.Join(dir, exerciseStamp))
+	if err != nil {
+		return nil, fmt.Errorf("--from %s: not a copy written by 'lab exercise' (%v): give your copy of %s", dir, err, prev)
+	}
+	if got := strings.TrimSpace(string(stamp)); got != prev {
+		return nil, fmt.Errorf("--from %s: a copy of %s, not of %s, the stage before", dir, got, prev)
+	}
+	carry := map[int]carriedBody{}
+	for _, e := range exs {
+		if stub[e.Num] {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, e.File))
+		if err != nil {
+			return nil, fmt.Errorf("--from: exercise %d: %w", e.Num, err)
+		}
+		theirs, err := parseFileExercises(e.File, src)
+		if err != nil {
+			return nil, fmt.Errorf("--from: your %s: %w", filepath.Join(dir, e.File), err)
+		}
+		i := slices.IndexFunc(theirs, func(t exercise) bool { return t.Func == e.Func })
+		if i < 0 {
+			return nil, fmt.Errorf("--from: your %s has no exercise %s any more", filepath.Join(dir, e.File), e.Func)
+		}
+		t := theirs[i]
+		carry[e.Num] = carriedBody{exercise: e, Body: string(src[t.bodyStart:t.bodyEnd]),
+			Imports: importsUsed(e.File, src, t.bodyStart, t.bodyEnd)}
+	}
+	return carry, nil
 }
 
 // sameBody says whether exercise a of the stage in dirA has the same body

@@ -98,6 +98,41 @@ func fixImports(name string, src []byte, needFmt bool) ([]byte, error) {
 	return out, nil
 }
 
+// addImports adds the import paths (quoted) that src does not import yet
+// to its first import group, for the student's carried code.
+func addImports(name string, src []byte, paths []string) ([]byte, error) {
+	if len(paths) == 0 {
+		return src, nil
+	}
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ImportsOnly|parser.ParseComments)
+	if err != nil {
+		return nil, fmt.Errorf("%s: parse: %v", name, err)
+	}
+	have := map[string]bool{}
+	for _, is := range f.Imports {
+		have[is.Path.Value] = true
+	}
+	var add strings.Builder
+	for _, p := range paths {
+		if !have[p] {
+			have[p] = true
+			add.WriteString("\n\t" + p)
+		}
+	}
+	if add.Len() == 0 {
+		return src, nil
+	}
+	for _, d := range f.Decls {
+		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.IMPORT && gd.Lparen.IsValid() {
+			at := fset.Position(gd.Lparen).Offset + 1
+			return slices.Concat(src[:at], []byte(add.String()), src[at:]), nil
+		}
+	}
+	at := fset.Position(f.Name.End()).Offset
+	return slices.Concat(src[:at], []byte("\n\nimport ("+add.String()+"\n)\n"), src[at:]), nil
+}
+
 // importName guesses the package name of an import path the way goimports
 // does without loading it: the last element, without a .vN suffix or a
 // go- prefix ("gopkg.in/yaml.v3" is yaml, "github.com/x/go-shellwords" is

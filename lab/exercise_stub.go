@@ -28,15 +28,50 @@ func stubBody(e exercise) string {
 // stubSource returns src with the bodies of exs (all in this file)
 // replaced by their stubs, its imports fixed, gofmt'ed.
 func stubSource(name string, src []byte, exs []exercise) ([]byte, error) {
-	exs = slices.Clone(exs)
-	slices.SortFunc(exs, func(a, b exercise) int { return b.bodyStart - a.bodyStart })
-	out := slices.Clone(src)
-	for _, e := range exs {
-		out = slices.Concat(out[:e.bodyStart], []byte(stubBody(e)), out[e.bodyEnd:])
+	return rewriteSource(name, src, exs, nil)
+}
+
+// A carriedBody is the student's own body of an exercise, from their copy
+// of the previous stage (lab exercise --from), with the import paths it
+// uses there, quoted.
+type carriedBody struct {
+	exercise exercise // the reference's exercise, whose body it replaces
+	Body     string
+	Imports  []string
+}
+
+// rewriteSource returns src with the bodies of stubs replaced by their
+// stubs and those of carried (by exercise number) by the student's, its
+// imports fixed, gofmt'ed. All are exercises of this file.
+func rewriteSource(name string, src []byte, stubs []exercise, carried map[int]carriedBody) ([]byte, error) {
+	type edit struct {
+		e    exercise
+		text string
 	}
-	needFmt := slices.ContainsFunc(exs, func(e exercise) bool { return e.constZero == "" })
-	out, err := fixImports(name, out, needFmt)
+	var edits []edit
+	var imports []string
+	for _, e := range stubs {
+		edits = append(edits, edit{e, stubBody(e)})
+	}
+	for num, c := range carried {
+		i := slices.IndexFunc(stubs, func(e exercise) bool { return e.Num == num })
+		if i >= 0 {
+			return nil, fmt.Errorf("%s: exercise %d both stubbed and carried", name, num)
+		}
+		edits = append(edits, edit{c.exercise, c.Body})
+		imports = append(imports, c.Imports...)
+	}
+	slices.SortFunc(edits, func(a, b edit) int { return b.e.bodyStart - a.e.bodyStart })
+	out := slices.Clone(src)
+	for _, ed := range edits {
+		out = slices.Concat(out[:ed.e.bodyStart], []byte(ed.text), out[ed.e.bodyEnd:])
+	}
+	needFmt := slices.ContainsFunc(stubs, func(e exercise) bool { return e.constZero == "" })
+	out, err := addImports(name, out, imports)
 	if err != nil {
+		return nil, err
+	}
+	if out, err = fixImports(name, out, needFmt); err != nil {
 		return nil, err
 	}
 	formatted, err := format.Source(out)
@@ -48,11 +83,12 @@ func stubSource(name string, src []byte, exs []exercise) ([]byte, error) {
 
 // copyOptions says how writeStageCopy writes a stage.
 type copyOptions struct {
-	labDir string       // absolute: the replace target of boxlab/lab
-	exs    []exercise   // the stage's exercises (parseExercises)
-	stub   map[int]bool // exercises to replace by their stubs; nil: all
-	owner  *[2]int      // chown every file to uid, gid; nil: leave them
-	mutant *mutant      // a wrong solution written into its exercise (the CI proof); nil: none
+	labDir string              // absolute: the replace target of boxlab/lab
+	exs    []exercise          // the stage's exercises (parseExercises)
+	stub   map[int]bool        // exercises to replace by their stubs; nil: all
+	owner  *[2]int             // chown every file to uid, gid; nil: leave them
+	mutant *mutant             // a wrong solution written into its exercise (the CI proof); nil: none
+	carry  map[int]carriedBody // the student's own bodies of exercises not stubbed (--from)
 }
 
 // writeStageCopy copies the stage in src to dst (which must not exist or
@@ -64,6 +100,13 @@ func writeStageCopy(src, dst string, o copyOptions) error {
 		if o.stub == nil || o.stub[e.Num] {
 			byFile[e.File] = append(byFile[e.File], e)
 		}
+	}
+	carried := map[string]map[int]carriedBody{}
+	for num, c := range o.carry {
+		if carried[c.exercise.File] == nil {
+			carried[c.exercise.File] = map[int]carriedBody{}
+		}
+		carried[c.exercise.File][num] = c
 	}
 	var mutated *exercise
 	if o.mutant != nil {
@@ -111,8 +154,8 @@ func writeStageCopy(src, dst string, o copyOptions) error {
 				if data, err = absoluteLabReplace(data, o.labDir); err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
-			case len(byFile[rel]) > 0:
-				if data, err = stubSource(rel, data, byFile[rel]); err != nil {
+			case len(byFile[rel]) > 0 || len(carried[rel]) > 0:
+				if data, err = rewriteSource(rel, data, byFile[rel], carried[rel]); err != nil {
 					return err
 				}
 			}

@@ -389,3 +389,35 @@ func TestNewExercisesOfTheStages(t *testing.T) {
 		assert.Len(t, stub, want, stage)
 	}
 }
+
+// --from brings the student's own bodies of the carried exercises, with
+// the imports they use, into the copy of the next stage.
+func TestCarryFrom(t *testing.T) {
+	prevDir := writeStage(t, map[string]string{"root.go": markedSource, "x_test.go": markedTests, "go.mod": "module boxlab/stage01-a\n\nreplace boxlab/lab => ../lab\n"})
+	exs, err := parseExercises(prevDir)
+	require.NoError(t, err)
+	theirs := filepath.Join(t.TempDir(), "copy")
+	require.NoError(t, writeStageCopy(prevDir, theirs, copyOptions{labDir: "/l", exs: exs}))
+	require.NoError(t, os.WriteFile(filepath.Join(theirs, exerciseStamp), []byte("stage01-a\n"), 0o644))
+	src, err := os.ReadFile(filepath.Join(theirs, "root.go"))
+	require.NoError(t, err)
+	mine := strings.Replace(string(src), `return fmt.Errorf("TODO(exercise 2): write enter in root.go")`, `return syscall.Chroot(strconv.Quote(dir)) // mine`, 1)
+	mine = strings.Replace(mine, "import (\n", "import (\n\t\"strconv\"\n\t\"syscall\"\n", 1)
+	require.NotEqual(t, string(src), mine)
+	require.NoError(t, os.WriteFile(filepath.Join(theirs, "root.go"), []byte(mine), 0o644))
+
+	_, err = carryFrom(theirs, "stage00-x", exs, nil)
+	assert.ErrorContains(t, err, "a copy of stage01-a, not of stage00-x")
+	carry, err := carryFrom(theirs, "stage01-a", exs, map[int]bool{1: true})
+	require.NoError(t, err)
+	assert.Len(t, carry, 2, "enter and flags are carried, count is stubbed")
+	assert.Equal(t, []string{`"strconv"`, `"syscall"`}, carry[2].Imports)
+	dst := filepath.Join(t.TempDir(), "next")
+	require.NoError(t, writeStageCopy(prevDir, dst, copyOptions{labDir: "/l", exs: exs, stub: map[int]bool{1: true}, carry: carry}))
+	got, err := os.ReadFile(filepath.Join(dst, "root.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "return syscall.Chroot(strconv.Quote(dir)) // mine")
+	assert.Contains(t, string(got), "\"strconv\"", "the import the student's code uses is added")
+	assert.Contains(t, string(got), "TODO(exercise 1)")
+	assert.Contains(t, string(got), "TODO(exercise 3)", "their stub of exercise 3 came along too")
+}
