@@ -48,10 +48,14 @@ package main
 //     that uses it fails on its own (init is not PID 1 of a new PID
 //     namespace). A comment after the value on its line goes with it.
 //
-// The student's copy (lab exercise) is the stage with every marked body
-// replaced by its stub, generated with go/parser and go/format; the doc
+// The student's copy (lab exercise) is the stage with the marked bodies
+// replaced by their stubs, generated with go/parser and go/format; the doc
 // comment and its hint stay. Imports the stub no longer uses are dropped,
-// and fmt is added.
+// and fmt is added. By default only the stage's new exercises are stubbed:
+// an exercise whose function the previous stage marks too, in the same
+// file with the same body, was written there and comes with the reference
+// (--from COPY: with the student's own body from their copy of the
+// previous stage, the imports it uses added); --all stubs every one.
 //
 // # Files
 //
