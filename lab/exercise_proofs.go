@@ -169,7 +169,12 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 		default:
 			p.pass(fmt.Sprintf("%s by %s (%.1fs)", name, g.Failed[0], g.Seconds))
 		}
-		proveMutants(p, m, e, tmp, labDir, exs)
+		all, err := loadMutants()
+		if err != nil {
+			p.fail(fmt.Sprintf("exercise %d (%s): mutants", e.Num, e.Func), err.Error())
+			continue
+		}
+		proveMutants(p, m, e, all[e.Func], tmp, labDir, exs)
 	}
 	return p.res
 }
@@ -177,13 +182,7 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 // proveMutants proves that the tests exercise e names catch each of its
 // mutants (exercise_mutants.go): that the copy with the mutant written in
 // builds and fails one of them.
-func proveMutants(p *prover, m module, e exercise, tmp, labDir string, exs []exercise) {
-	all, err := loadMutants()
-	if err != nil {
-		p.fail(fmt.Sprintf("exercise %d (%s): mutants", e.Num, e.Func), err.Error())
-		return
-	}
-	ms := all[e.Func]
+func proveMutants(p *prover, m module, e exercise, ms []mutant, tmp, labDir string, exs []exercise) {
 	if len(ms) == 0 {
 		p.fail(fmt.Sprintf("exercise %d (%s) has a mutant", e.Num, e.Func),
 			"no mutant in lab/exercise_mutants.txt: add a plausible wrong solution (\"## "+e.Func+": what is wrong\") that its graded tests must catch")

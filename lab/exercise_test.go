@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -420,4 +421,34 @@ func TestCarryFrom(t *testing.T) {
 	assert.Contains(t, string(got), "\"strconv\"", "the import the student's code uses is added")
 	assert.Contains(t, string(got), "TODO(exercise 1)")
 	assert.Contains(t, string(got), "TODO(exercise 3)", "their stub of exercise 3 came along too")
+}
+
+// The proof fails an exercise without a mutant, and a mutant its tests do
+// not catch; it passes one they do.
+func TestProveMutants(t *testing.T) {
+	if _, err := gotool.Path(); err != nil {
+		t.Skip(err)
+	}
+	tests := "package main\n\nimport \"testing\"\n\nfunc TestEnterRefusesEmpty(t *testing.T) {\n\tif err := enter(\"\"); err == nil || err.Error() != \"empty\" {\n\t\tt.Fatal(\"enter did not refuse an empty directory\", err)\n\t}\n}\n\nfunc TestNothing(t *testing.T) {}\n"
+	src := strings.Replace(markedSource, "// Graded by: TestRoot,\n// TestEscape.", "// Graded by: TestEnterRefusesEmpty, TestNothing.", 1)
+	src = strings.Replace(src, "// Graded by: TestCount.", "// Graded by: TestNothing.", -1)
+	src = strings.Replace(src, "\t// why, not what\n", "\tif dir == \"\" {\n\t\treturn fmt.Errorf(\"empty\")\n\t}\n", 1)
+	dir := writeStage(t, map[string]string{"root.go": src, "main.go": "package main\n\nfunc main() {}\n", "x_test.go": tests,
+		"go.mod": "module boxlab/stagexx\n\ngo 1.26.0\n\nreplace boxlab/lab => ../lab\n"})
+	exs, err := parseExercises(dir)
+	require.NoError(t, err)
+	enter := exs[slices.IndexFunc(exs, func(e exercise) bool { return e.Func == "enter" })]
+	ms, err := parseMutants("## enter: the empty check dropped\n- if dir == \"\" {\n+ if false {\n\n## enter: chdir dropped, which no test checks\n- return os.Chdir(\"/\")\n+ return nil\n")
+	require.NoError(t, err)
+
+	p := &prover{out: io.Discard}
+	proveMutants(p, module{Name: "stagexx", Dir: dir}, enter, ms, t.TempDir(), "/nowhere/lab", exs)
+	assert.Equal(t, 1, p.res.Passed, "the first mutant is caught")
+	require.Equal(t, 1, p.res.Failed, "the second survives")
+	assert.Contains(t, strings.Join(p.res.Failures[0].Output, "\n"), "every test it names (TestEnterRefusesEmpty, TestNothing) passes")
+
+	p = &prover{out: io.Discard}
+	proveMutants(p, module{Name: "stagexx", Dir: dir}, enter, nil, t.TempDir(), "/nowhere/lab", exs)
+	require.Equal(t, 1, p.res.Failed)
+	assert.Contains(t, strings.Join(p.res.Failures[0].Output, "\n"), "no mutant in lab/exercise_mutants.txt")
 }
