@@ -6,8 +6,9 @@ package main
 // "STAGE exercises"
 //   - the exercise markers parse (exercise.go's rules) and there is one;
 //   - the README's exercise list matches the markers;
-//   - the skeleton (every exercise stubbed, as `lab exercise` writes it)
-//     builds and vets clean with GOWORK=off;
+//   - the skeleton (every exercise stubbed, as `lab exercise --all` writes
+//     it) builds and vets clean with GOWORK=off, and so does the default
+//     copy (only the stage's new exercises stubbed);
 //   - the skeleton fails the graded tests;
 //   - each exercise alone replaced by its stub fails one of the tests its
 //     "Graded by:" names, so no exercise is ungraded and no hint is wired
@@ -137,6 +138,15 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 		return p.res
 	}
 	p.check("skeleton vets clean", goInDir(skel, "vet", "./..."))
+	// What lab exercise writes by default: the stage's new exercises only.
+	_, newOnly, err := newExercises(root, m, exs)
+	if err == nil {
+		var dir string
+		if dir, err = copyOf("new-only", newOnly); err == nil {
+			err = goInDir(dir, "build", "-o", os.DevNull, "./...")
+		}
+	}
+	p.check(fmt.Sprintf("the default copy (the %d new exercises stubbed) builds", len(newOnly)), err)
 
 	g, err := runGraded(m.Dir, skel, gradeOptions{FailFast: true})
 	switch {
