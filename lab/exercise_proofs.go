@@ -6,12 +6,16 @@ package main
 // "STAGE exercises"
 //   - the exercise markers parse (exercise.go's rules) and there is one;
 //   - the README's exercise list matches the markers;
-//   - the skeleton (every exercise stubbed, as `lab exercise` writes it)
-//     builds and vets clean with GOWORK=off;
+//   - the skeleton (every exercise stubbed, as `lab exercise --all` writes
+//     it) builds and vets clean with GOWORK=off, and so does the default
+//     copy (only the stage's new exercises stubbed);
 //   - the skeleton fails the graded tests;
 //   - each exercise alone replaced by its stub fails one of the tests its
 //     "Graded by:" names, so no exercise is ungraded and no hint is wired
-//     to the wrong tests.
+//     to the wrong tests;
+//   - each exercise has a mutant (exercise_mutants.go), and each of its
+//     mutants, a plausible wrong solution, builds and fails one of the
+//     tests it names, so a wrong answer cannot pass the grade.
 //
 // "STAGE walkthrough"
 //   - the README has the shape of a walkthrough (walkthrough.go);
@@ -91,7 +95,7 @@ func proveStages(args []string, out io.Writer) []moduleResult {
 // proveExercises is the "STAGE exercises" row.
 func proveExercises(m module, root string, out io.Writer) moduleResult {
 	start := time.Now()
-	fmt.Fprintf(out, "== %s: exercises: markers, skeleton, one mutant per exercise\n", m.Name)
+	fmt.Fprintf(out, "== %s: exercises: markers, skeleton, its stub and its mutants per exercise\n", m.Name)
 	res := proveExercisesRow(m, root, out)
 	res.Seconds = seconds(time.Since(start))
 	fmt.Fprintf(out, "  (exercise proofs of %s: %.1fs)\n", m.Name, res.Seconds)
@@ -134,6 +138,15 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 		return p.res
 	}
 	p.check("skeleton vets clean", goInDir(skel, "vet", "./..."))
+	// What lab exercise writes by default: the stage's new exercises only.
+	_, newOnly, err := newExercises(root, m, exs)
+	if err == nil {
+		var dir string
+		if dir, err = copyOf("new-only", newOnly); err == nil {
+			err = goInDir(dir, "build", "-o", os.DevNull, "./...")
+		}
+	}
+	p.check(fmt.Sprintf("the default copy (the %d new exercises stubbed) builds", len(newOnly)), err)
 
 	g, err := runGraded(m.Dir, skel, gradeOptions{FailFast: true})
 	switch {
@@ -166,8 +179,46 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 		default:
 			p.pass(fmt.Sprintf("%s by %s (%.1fs)", name, g.Failed[0], g.Seconds))
 		}
+		all, err := loadMutants()
+		if err != nil {
+			p.fail(fmt.Sprintf("exercise %d (%s): mutants", e.Num, e.Func), err.Error())
+			continue
+		}
+		proveMutants(p, m, e, all[e.Func], tmp, labDir, exs)
 	}
 	return p.res
+}
+
+// proveMutants proves that the tests exercise e names catch each of its
+// mutants (exercise_mutants.go): that the copy with the mutant written in
+// builds and fails one of them.
+func proveMutants(p *prover, m module, e exercise, ms []mutant, tmp, labDir string, exs []exercise) {
+	if len(ms) == 0 {
+		p.fail(fmt.Sprintf("exercise %d (%s) has a mutant", e.Num, e.Func),
+			"no mutant in lab/exercise_mutants.txt: add a plausible wrong solution (\"## "+e.Func+": what is wrong\") that its graded tests must catch")
+		return
+	}
+	for i, mu := range ms {
+		name := fmt.Sprintf("exercise %d (%s) mutant %q is caught", e.Num, e.Func, mu.What)
+		dir := filepath.Join(tmp, fmt.Sprintf("mutant%d.%d", e.Num, i+1))
+		if err := writeStageCopy(m.Dir, dir, copyOptions{labDir: labDir, exs: exs, stub: map[int]bool{}, mutant: &mu}); err != nil {
+			p.fail(name, err.Error())
+			continue
+		}
+		g, err := runGraded(m.Dir, dir, gradeOptions{Run: e.Tests, FailFast: true})
+		switch {
+		case err != nil:
+			p.fail(name, err.Error())
+		case len(g.BuildError) > 0:
+			p.fail(name, append([]string{"the stage with this mutant does not build: a mutant must compile and run (exercise_mutants.txt:" + fmt.Sprint(mu.Line) + ")"}, g.BuildError...)...)
+		case len(g.Failed) == 0:
+			p.fail(name, fmt.Sprintf("with this wrong %s, every test it names (%s) passes: the grade would pass a wrong answer; name a test that catches it, or add one",
+				e.Func, strings.Join(e.Tests, ", ")))
+		default:
+			p.pass(fmt.Sprintf("%s by %s (%.1fs)", name, g.Failed[0], g.Seconds))
+		}
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // goInDir runs a go command in a copy of a stage, as a student would.

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -285,4 +287,168 @@ func TestExerciseListAndReadme(t *testing.T) {
 	assert.ErrorContains(t, checkReadmeExercises([]byte("# S\n"), "s", exs), "no \"## Exercises\" section")
 	two := append(exs, exercise{Num: 2, Func: "f", File: "f.go", Hint: "Why?", Tests: []string{"TestC"}})
 	assert.ErrorContains(t, checkReadmeExercises([]byte(md), "s", two), "lists 1 exercises, the code marks 2")
+}
+
+func TestParseMutants(t *testing.T) {
+	ms, err := parseMutants("# comment\n\n## enter: no chdir\n- return os.Chdir(\"/\")\n+ return nil\n\n## enter: two hunks\n- a\n-   b\n+ c\n- d\n\n## count: x\n- len(s)\n+ 0\n")
+	require.NoError(t, err)
+	require.Len(t, ms, 3)
+	assert.Equal(t, mutant{Func: "enter", What: "no chdir", Line: 3, hunks: []hunk{{old: []string{`return os.Chdir("/")`}, new: []string{"return nil"}}}}, ms[0])
+	assert.Equal(t, []hunk{{old: []string{"a", "b"}, new: []string{"c"}}, {old: []string{"d"}}}, ms[1].hunks)
+
+	for text, want := range map[string]string{
+		"- a\n":              "outside a mutant",
+		"## f: x\n+ a\n":     "before any",
+		"## f x\n- a\n":      "want \"## FUNC",
+		"## f: x\n":          "changes nothing",
+		"## f: x\n- a\nzz\n": "not a",
+	} {
+		_, err := parseMutants(text)
+		assert.ErrorContains(t, err, want, text)
+	}
+}
+
+func TestMutateSource(t *testing.T) {
+	exs, err := parseFileExercises("root.go", []byte(markedSource))
+	require.NoError(t, err)
+	enter := exs[slices.IndexFunc(exs, func(e exercise) bool { return e.Func == "enter" })]
+	ms, err := parseMutants("## enter: no chdir\n- return os.Chdir(\"/\")\n+ return nil\n\n## enter: absent\n- syscall.Mkdir\n+ x\n")
+	require.NoError(t, err)
+	out, err := mutateSource("root.go", []byte(markedSource), enter, ms[0])
+	require.NoError(t, err)
+	assert.Contains(t, string(out), "return fmt.Errorf(\"chroot %s: %w\", dir, err)\n\t}\n\treturn nil\n}")
+	assert.NotContains(t, string(out), `"os"`, "an import the mutant no longer uses is dropped")
+	assert.Contains(t, string(out), "// Exercise 2:", "the rest stays")
+
+	_, err = mutateSource("root.go", []byte(markedSource), enter, ms[1])
+	assert.ErrorContains(t, err, "occurs 0 times")
+}
+
+// The lab's own mutants parse, and each is the mutant of an exercise of a
+// stage (a renamed function would leave its mutants behind).
+func TestLabMutants(t *testing.T) {
+	by, err := loadMutants()
+	require.NoError(t, err)
+	funcs := map[string]bool{}
+	stages, err := filepath.Glob("../stage0*")
+	require.NoError(t, err)
+	for _, dir := range stages {
+		exs, err := parseExercises(dir)
+		require.NoError(t, err, dir)
+		for _, e := range exs {
+			funcs[e.Func] = true
+		}
+	}
+	for fn, ms := range by {
+		assert.True(t, funcs[fn], "exercise_mutants.txt:%d: %s is no stage's exercise", ms[0].Line, fn)
+	}
+}
+
+// A stage's copy stubs by default only the exercises that are new in it:
+// one carried with the same body from the stage before comes with the
+// reference, one whose body changed is new again.
+func TestNewExercises(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(root, "go.work"), []byte("go 1.26.0\n\nuse (\n\t./stage01-a\n\t./stage02-b\n)\n"), 0o644))
+	added := markedSource + "\n// more.\n//\n// Exercise 4: What else? See more(1).\n// Graded by: TestRoot.\nfunc more() error { return nil }\n"
+	for name, src := range map[string]string{"stage01-a": markedSource, "stage02-b": strings.Replace(added, "return len(s), s, true", "return len(s) + 0, s, true", 1)} {
+		dir := filepath.Join(root, name)
+		require.NoError(t, os.Mkdir(dir, 0o755))
+		for file, text := range map[string]string{"root.go": src, "x_test.go": markedTests, "go.mod": "module boxlab/" + name + "\n\ngo 1.26.0\n"} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
+		}
+	}
+	stage := module{Name: "stage02-b", Dir: filepath.Join(root, "stage02-b")}
+	exs, err := parseExercises(stage.Dir)
+	require.NoError(t, err)
+	prev, stub, err := newExercises(root, stage, exs)
+	require.NoError(t, err)
+	assert.Equal(t, "stage01-a", prev)
+	assert.Equal(t, map[int]bool{1: true, 4: true}, stub, "count changed, more is new; enter and flags are carried")
+
+	first := module{Name: "stage01-a", Dir: filepath.Join(root, "stage01-a")}
+	exs, err = parseExercises(first.Dir)
+	require.NoError(t, err)
+	prev, stub, err = newExercises(root, first, exs)
+	require.NoError(t, err)
+	assert.Empty(t, prev)
+	assert.Equal(t, map[int]bool{1: true, 2: true, 3: true}, stub, "the first stage: all new")
+}
+
+// The workshop's own stages: stage05's copy stubs only its network
+// exercises, and every exercise of stage02 is new (stage01's enterRoot is
+// not carried).
+func TestNewExercisesOfTheStages(t *testing.T) {
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	for stage, want := range map[string]int{"stage02-namespaces": 5, "stage03-cgroups": 8} {
+		m := module{Name: stage, Dir: filepath.Join(root, stage)}
+		exs, err := parseExercises(m.Dir)
+		require.NoError(t, err)
+		_, stub, err := newExercises(root, m, exs)
+		require.NoError(t, err)
+		assert.Len(t, stub, want, stage)
+	}
+}
+
+// --from brings the student's own bodies of the carried exercises, with
+// the imports they use, into the copy of the next stage.
+func TestCarryFrom(t *testing.T) {
+	prevDir := writeStage(t, map[string]string{"root.go": markedSource, "x_test.go": markedTests, "go.mod": "module boxlab/stage01-a\n\nreplace boxlab/lab => ../lab\n"})
+	exs, err := parseExercises(prevDir)
+	require.NoError(t, err)
+	theirs := filepath.Join(t.TempDir(), "copy")
+	require.NoError(t, writeStageCopy(prevDir, theirs, copyOptions{labDir: "/l", exs: exs}))
+	require.NoError(t, os.WriteFile(filepath.Join(theirs, exerciseStamp), []byte("stage01-a\n"), 0o644))
+	src, err := os.ReadFile(filepath.Join(theirs, "root.go"))
+	require.NoError(t, err)
+	mine := strings.Replace(string(src), `return fmt.Errorf("TODO(exercise 2): write enter in root.go")`, `return syscall.Chroot(strconv.Quote(dir)) // mine`, 1)
+	mine = strings.Replace(mine, "import (\n", "import (\n\t\"strconv\"\n\t\"syscall\"\n", 1)
+	require.NotEqual(t, string(src), mine)
+	require.NoError(t, os.WriteFile(filepath.Join(theirs, "root.go"), []byte(mine), 0o644))
+
+	_, err = carryFrom(theirs, "stage00-x", exs, nil)
+	assert.ErrorContains(t, err, "a copy of stage01-a, not of stage00-x")
+	carry, err := carryFrom(theirs, "stage01-a", exs, map[int]bool{1: true})
+	require.NoError(t, err)
+	assert.Len(t, carry, 2, "enter and flags are carried, count is stubbed")
+	assert.Equal(t, []string{`"strconv"`, `"syscall"`}, carry[2].Imports)
+	dst := filepath.Join(t.TempDir(), "next")
+	require.NoError(t, writeStageCopy(prevDir, dst, copyOptions{labDir: "/l", exs: exs, stub: map[int]bool{1: true}, carry: carry}))
+	got, err := os.ReadFile(filepath.Join(dst, "root.go"))
+	require.NoError(t, err)
+	assert.Contains(t, string(got), "return syscall.Chroot(strconv.Quote(dir)) // mine")
+	assert.Contains(t, string(got), "\"strconv\"", "the import the student's code uses is added")
+	assert.Contains(t, string(got), "TODO(exercise 1)")
+	assert.Contains(t, string(got), "TODO(exercise 3)", "their stub of exercise 3 came along too")
+}
+
+// The proof fails an exercise without a mutant, and a mutant its tests do
+// not catch; it passes one they do.
+func TestProveMutants(t *testing.T) {
+	if _, err := gotool.Path(); err != nil {
+		t.Skip(err)
+	}
+	tests := "package main\n\nimport \"testing\"\n\nfunc TestEnterRefusesEmpty(t *testing.T) {\n\tif err := enter(\"\"); err == nil || err.Error() != \"empty\" {\n\t\tt.Fatal(\"enter did not refuse an empty directory\", err)\n\t}\n}\n\nfunc TestNothing(t *testing.T) {}\n"
+	src := strings.Replace(markedSource, "// Graded by: TestRoot,\n// TestEscape.", "// Graded by: TestEnterRefusesEmpty, TestNothing.", 1)
+	src = strings.Replace(src, "// Graded by: TestCount.", "// Graded by: TestNothing.", -1)
+	src = strings.Replace(src, "\t// why, not what\n", "\tif dir == \"\" {\n\t\treturn fmt.Errorf(\"empty\")\n\t}\n", 1)
+	dir := writeStage(t, map[string]string{"root.go": src, "main.go": "package main\n\nfunc main() {}\n", "x_test.go": tests,
+		"go.mod": "module boxlab/stagexx\n\ngo 1.26.0\n\nreplace boxlab/lab => ../lab\n"})
+	exs, err := parseExercises(dir)
+	require.NoError(t, err)
+	enter := exs[slices.IndexFunc(exs, func(e exercise) bool { return e.Func == "enter" })]
+	ms, err := parseMutants("## enter: the empty check dropped\n- if dir == \"\" {\n+ if false {\n\n## enter: chdir dropped, which no test checks\n- return os.Chdir(\"/\")\n+ return nil\n")
+	require.NoError(t, err)
+
+	p := &prover{out: io.Discard}
+	proveMutants(p, module{Name: "stagexx", Dir: dir}, enter, ms, t.TempDir(), "/nowhere/lab", exs)
+	assert.Equal(t, 1, p.res.Passed, "the first mutant is caught")
+	require.Equal(t, 1, p.res.Failed, "the second survives")
+	assert.Contains(t, strings.Join(p.res.Failures[0].Output, "\n"), "every test it names (TestEnterRefusesEmpty, TestNothing) passes")
+
+	p = &prover{out: io.Discard}
+	proveMutants(p, module{Name: "stagexx", Dir: dir}, enter, nil, t.TempDir(), "/nowhere/lab", exs)
+	require.Equal(t, 1, p.res.Failed)
+	assert.Contains(t, strings.Join(p.res.Failures[0].Output, "\n"), "no mutant in lab/exercise_mutants.txt")
 }

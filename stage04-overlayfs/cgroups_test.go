@@ -12,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"boxlab/lab/labtest"
 )
@@ -303,6 +305,47 @@ func TestCgroupV2FreezeWaitsForEvent(t *testing.T) {
 	writeFiles(t, c.dir, map[string]string{"cgroup.events": "populated 1\nfrozen 0\n"})
 	require.NoError(t, c.thaw(), "already thawed: returns at once")
 	assert.Equal(t, "0", readFile(t, filepath.Join(c.dir, "cgroup.freeze")))
+}
+
+// waitCgroupEvent waits in poll(2) for inotify's event: while
+// cgroup.events does not change, it does not read the file again. A loop
+// that rereads the file on a timer (time.Sleep) opens it again and again,
+// which the test sees with an inotify watch of its own on the file's opens.
+func TestCgroupEventWaitDoesNotPoll(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "cgroup.events")
+	writeFiles(t, dir, map[string]string{"cgroup.events": "populated 1\nfrozen 0\n"})
+	watch, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	require.NoError(t, err)
+	defer unix.Close(watch)
+	_, err = unix.InotifyAddWatch(watch, file, unix.IN_OPEN)
+	require.NoError(t, err)
+	// opens waits up to d for the file to be opened and counts the opens.
+	opens := func(d time.Duration) int {
+		fds := []unix.PollFd{{Fd: int32(watch), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, int(d.Milliseconds()))
+		require.NoError(t, err)
+		if n == 0 {
+			return 0
+		}
+		buf := make([]byte, 4096)
+		got, err := unix.Read(watch, buf)
+		require.NoError(t, err)
+		return got / unix.SizeofInotifyEvent // IN_OPEN on the file itself: no name
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- waitCgroupEvent(dir, "frozen", "1") }()
+	require.Equal(t, 1, opens(freezeTimeout), "waitCgroupEvent reads cgroup.events once to begin with")
+	// Nothing changes for a second: a wait that sleeps in poll(2) on the
+	// inotify descriptor stays asleep.
+	assert.Zero(t, opens(time.Second), "cgroup.events was read again while nothing changed: wait for inotify's event (poll(2)) instead of rereading the file on a timer")
+	events, err := os.OpenFile(file, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = events.WriteString("populated 1\nfrozen 1\n")
+	require.NoError(t, err)
+	require.NoError(t, events.Close())
+	require.NoError(t, <-done, "the change to cgroup.events wakes the wait")
 }
 
 func TestCgroupV1Files(t *testing.T) {

@@ -64,7 +64,8 @@ func maxMountData() int { return os.Getpagesize() - 1 }
 // and what happens when the options do not fit in one page? See
 // Documentation/filesystems/overlayfs.rst, mount(8) (overlay options) and
 // "The union mount" in README.md.
-// Graded by: TestCopyOnWrite, TestMergedViewAppliesLayers, TestRunImportedFormats.
+// Graded by: TestCopyOnWrite, TestMergedViewAppliesLayers, TestFiftyLayers,
+// TestRunImportedFormats.
 func mountOverlay(m overlayMount) error {
 	data := m.options(m.Lower, m.Upper, m.Work)
 	if len(data) <= maxMountData() {

@@ -16,7 +16,8 @@ import (
 // appearing on the host, and why must it apply to every mount below / as
 // well? See mount_namespaces(7) (shared subtrees), mount(2) MS_PRIVATE and
 // MS_REC, and "Step by step" in README.md.
-// Graded by: TestMountInvisibleOnHost, TestRootIsTheImage.
+// Graded by: TestMountsStayInsideWhenHostShares, TestMountInvisibleOnHost,
+// TestRootIsTheImage.
 func makeMountsPrivate() error {
 	return mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "", "mount --make-rprivate /")
 }
@@ -28,7 +29,7 @@ func makeMountsPrivate() error {
 // Exercise 3: pivot_root(2) wants new_root to be a mount point: which
 // mount(2) flags turn a plain directory into one, with whatever is mounted
 // below it? See mount(2) MS_BIND and MS_REC, and pivot_root(2).
-// Graded by: TestRootIsTheImage, TestChrootEscapeFails.
+// Graded by: TestSubmountVisibleInside, TestRootIsTheImage, TestChrootEscapeFails.
 func bindOntoItself(rootfs string) error {
 	return mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "", "mount --rbind "+rootfs+" "+rootfs)
 }

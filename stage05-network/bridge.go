@@ -120,6 +120,13 @@ func linkName(h *netlink.Handle, index int) string {
 // ensureBridge creates the bridge with the gateway address and brings it
 // up, unless it is there already (the first container makes it). The
 // caller holds the network lock, so no other run is halfway through this.
+//
+// Exercise 19: What is the containers' switch on the host: which link type
+// does netlink create, which address does it hold and why, why does it get
+// a MAC address of its own, and what must happen before it forwards a
+// frame? See ip-link(8) ("type bridge"), rtnetlink(7) (RTM_NEWLINK,
+// RTM_NEWADDR) and "The bridge is a switch" in README.md.
+// Graded by: TestBridgeTraffic, TestBridgeContainerToContainer.
 func ensureBridge(h *netlink.Handle, c netConfig) (netlink.Link, error) {
 	if l, err := h.LinkByName(c.bridge); err == nil {
 		if _, ok := l.(*netlink.Bridge); !ok {

@@ -208,7 +208,8 @@ func (c *cgroupV2) mountsInside() []cgroupfsSpec { return []cgroupfsSpec{{v2: tr
 // kernel has frozen every process, and how do you wait for it without
 // sleeping? See cgroup-v2.rst (cgroup.freeze, cgroup.events), inotify(7)
 // and poll(2), and "Pause and resume" in README.md.
-// Graded by: TestCgroupV2FreezeWaitsForEvent, TestHostV2Tree.
+// Graded by: TestCgroupV2FreezeWaitsForEvent, TestCgroupEventWaitDoesNotPoll,
+// TestHostV2Tree.
 func waitCgroupEvent(dir, key, value string) error {
 	file := filepath.Join(dir, "cgroup.events")
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)

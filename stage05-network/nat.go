@@ -74,7 +74,7 @@ func tableExists(c *nftables.Conn) (bool, error) {
 // forward rules in one transaction, unless the table exists. The caller
 // holds the network lock, so no other run is creating or deleting it.
 //
-// Exercise 21: Which table, chains (type, hook, priority) and rules let the
+// Exercise 22: Which table, chains (type, hook, priority) and rules let the
 // containers' packets out with the host's address as their source, and
 // forward them, and why must it all go to the kernel in one batch? See
 // nft(8) ("CHAINS", "masquerade"), and "SNAT and MASQUERADE" in README.md.

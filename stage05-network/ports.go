@@ -213,7 +213,7 @@ func checkPortsFree(c *nftables.Conn, specs []portSpec) error {
 // addPortRules adds the container's DNAT rules, prerouting and output for
 // each port, in one transaction: all of them or none.
 //
-// Exercise 22: Which two hooks must a published port's DNAT rule sit on,
+// Exercise 23: Which two hooks must a published port's DNAT rule sit on,
 // so that other machines and the host itself reach it, what does the rule
 // match and rewrite, and how are a container's rules found again to be
 // removed? See nft(8) ("fib", "dnat", "comment"), and "DNAT: publishing a

@@ -356,6 +356,88 @@ func TestMountInvisibleOnHost(t *testing.T) {
 	assertNoHostMountsUnder(t, rootfs)
 }
 
+// A host whose / is shared (systemd's default) is where making the
+// container's mounts private matters: the stage runs in a mount namespace
+// of its own whose every mount is shared, the rootfs a shared mount of its
+// own there, and a mount made in the container never reaches that
+// namespace.
+func TestMountsStayInsideWhenHostShares(t *testing.T) {
+	labtest.RequireRoot(t)
+	rootfs := labtest.RootfsCopy(t)
+	cmd := mountNamespaceCommand(t, "shared", `mount --bind "$ROOTFS" "$ROOTFS"`,
+		"run", rootfs, "sh", "-c", "/bin/probe mount tmpfs /mnt/inside && exec /bin/probe wait")
+	lines := startAndAwait(t, cmd, "waiting=true")
+	outside := mountsOf(t, cmd.Process.Pid)
+	require.Contains(t, outside["/"], "shared:", "the test's premise: / is shared where the stage runs")
+	require.Contains(t, outside[filepath.Clean(rootfs)], "shared:", "the test's premise: the rootfs is a shared mount")
+	for target, line := range outside {
+		if strings.HasPrefix(target, filepath.Clean(rootfs)+"/") {
+			t.Errorf("a mount made in the container reached the namespace the stage runs in: %s", line)
+		}
+	}
+	assert.Equal(t, 1, strings.Count(mountinfoOf(t, cmd.Process.Pid), " "+filepath.Clean(rootfs)+" "),
+		"only the test's own mount is on the rootfs outside the container")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	for lines.Scan() {
+	}
+	_ = cmd.Wait()
+	assert.Equal(t, 143, cmd.ProcessState.ExitCode())
+}
+
+// What is mounted below the rootfs comes along into the container: the
+// rootfs here has a tmpfs mounted on its /mnt (in a mount namespace the
+// test makes, so the host never sees it).
+func TestSubmountVisibleInside(t *testing.T) {
+	labtest.RequireRoot(t)
+	rootfs := labtest.RootfsCopy(t)
+	cmd := mountNamespaceCommand(t, "private",
+		`mount -t tmpfs boxlab-submount "$ROOTFS/mnt" && echo submount > "$ROOTFS/mnt/submount-marker"`,
+		"run", rootfs, "/bin/probe", "file", "read", "/mnt/submount-marker")
+	r := labtest.Wait(t, cmd)
+	require.Equal(t, 0, r.Code, r)
+	assert.Equal(t, "submount", strings.TrimSpace(r.Facts().Get("content")), "the rootfs's submount is visible inside")
+	_, err := os.Stat(filepath.Join(rootfs, "mnt", "submount-marker"))
+	assert.True(t, os.IsNotExist(err), "the submount stayed in the test's mount namespace")
+}
+
+// mountNamespaceCommand is labtest.Command for the stage binary run in a
+// new mount namespace (unshare(1)) whose mounts are all made shared or
+// private, after the shell commands setup ran there with $ROOTFS set to
+// the argument after "run".
+func mountNamespaceCommand(t *testing.T, propagation, setup string, args ...string) *exec.Cmd {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("unshare(1) from util-linux is not installed: it makes the mount namespace this test runs the stage in")
+	}
+	cmd := labtest.Command(t, args...)
+	cmd.Path = unshare
+	cmd.Args = append([]string{"unshare", "--mount", "--propagation", propagation,
+		"sh", "-ec", setup + `; exec "$0" "$@"`, labtest.Binary()}, args...)
+	cmd.Env = append(os.Environ(), "ROOTFS="+args[1])
+	return cmd
+}
+
+// mountsOf reads the mount table of process pid's mount namespace: each
+// mount point's last line.
+func mountsOf(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, line := range strings.Split(mountinfoOf(t, pid), "\n") {
+		if f := strings.Fields(line); len(f) > 4 {
+			out[f[4]] = line
+		}
+	}
+	return out
+}
+
+func mountinfoOf(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	require.NoError(t, err)
+	return string(data)
+}
+
 // A run that fails halfway through its setup leaves no mount on the host:
 // every mount was made in the container's own mount namespace.
 func TestFailedSetupLeavesNothing(t *testing.T) {

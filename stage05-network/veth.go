@@ -70,7 +70,7 @@ func createVeth(h *netlink.Handle, id string, bridge netlink.Link) error {
 // stage gets that namespace from the child's pid (netns.GetFromPid), as
 // `ip link set ... netns PID` does.
 //
-// Exercise 19: How does one end of a veth pair leave the host for the
+// Exercise 20: How does one end of a veth pair leave the host for the
 // container's network namespace, which file descriptor names that
 // namespace, and what happens to the link's addresses and state on the
 // way? See veth(4), ip-link(8) ("netns"), network_namespaces(7) and "A
@@ -95,7 +95,7 @@ func moveVeth(h *netlink.Handle, id string, target netns.NsHandle) error {
 // through a netlink socket opened inside the container's namespace, so no
 // thread of ours ever enters it.
 //
-// Exercise 20: Once the peer is inside, what does the container need
+// Exercise 21: Once the peer is inside, what does the container need
 // before its first packet can leave: which name, which address with which
 // prefix length, which links up, and which route? Why is the default
 // route added last? See ip-address(8), ip-route(8), rtnetlink(7) and "The

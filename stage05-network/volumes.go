@@ -255,7 +255,8 @@ func openInRoot(rootFd int, target string, file bool) (int, error) {
 // the root without following a symlink of the image out of it, and how is
 // the mount then made read-only? See openat2(2) RESOLVE_IN_ROOT, mount(2)
 // MS_BIND, mount_setattr(2) and "Volumes" in README.md.
-// Graded by: TestVolumes, TestRunVolumes.
+// Graded by: TestVolumeTargetSymlinkStaysInRoot, TestVolumeTargetStaysInRoot,
+// TestVolumes, TestRunVolumes.
 func mountVolume(rootfs, source string, v volumeSpec) error {
 	fi, err := os.Stat(source)
 	if err != nil {
