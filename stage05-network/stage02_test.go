@@ -403,7 +403,11 @@ func TestSubmountVisibleInside(t *testing.T) {
 // mountNamespaceCommand is labtest.Command for the stage binary run in a
 // new mount namespace (unshare(1)) whose mounts are all made shared or
 // private, after the shell commands setup ran there with $ROOTFS set to
-// the argument after "run".
+// the argument after "run". The namespace's mounts are made private first
+// either way: a copy of a shared mount stays in its peer group, so a
+// namespace made "shared" straight from a host whose / is shared (the VM,
+// systemd) would send the setup's own mounts back to the host. Shared
+// again afterwards, they are peers only of each other.
 func mountNamespaceCommand(t *testing.T, propagation, setup string, args ...string) *exec.Cmd {
 	t.Helper()
 	unshare, err := exec.LookPath("unshare")
@@ -412,7 +416,10 @@ func mountNamespaceCommand(t *testing.T, propagation, setup string, args ...stri
 	}
 	cmd := labtest.Command(t, args...)
 	cmd.Path = unshare
-	cmd.Args = append([]string{"unshare", "--mount", "--propagation", propagation,
+	if propagation == "shared" {
+		setup = "mount --make-rshared /; " + setup
+	}
+	cmd.Args = append([]string{"unshare", "--mount", "--propagation", "private",
 		"sh", "-ec", setup + `; exec "$0" "$@"`, labtest.Binary()}, args...)
 	cmd.Env = append(os.Environ(), "ROOTFS="+args[1])
 	return cmd
