@@ -15,7 +15,12 @@
 #   4. lets root run git (and so `go build`) in the repository, which belongs
 #      to the vagrant user;
 #   5. checks that cgroup v2 is mounted and that the controllers the lab
-#      uses can be delegated.
+#      uses can be delegated;
+#   6. on the lab VM only (BOXLAB_LAB_VM=1, set by the Vagrantfile), lets
+#      unprivileged users create user namespaces again, persistently: Ubuntu
+#      24.04 sets kernel.apparmor_restrict_unprivileged_userns=1, and stage
+#      2's rootless container (TestRootless) needs it off. Elsewhere it only
+#      says so: on a machine of your own that restriction is worth keeping.
 # It does not enable IP forwarding: stage 5 does that, and says so.
 #
 # Environment:
@@ -27,6 +32,8 @@
 #   BOXLAB_GO_MIRROR    where to get goX.Y.Z.linux-ARCH.tar.gz and its .sha256
 #                       when go.dev is blocked (a mirror laid out like dl.google.com/go)
 #   BOXLAB_SKIP_APT=1   do not check or install apt packages
+#   BOXLAB_LAB_VM=1     this machine is a throwaway lab VM: relax the userns
+#                       sysctl (step 6) in /etc/sysctl.d
 
 set -euo pipefail
 
@@ -393,6 +400,41 @@ check_cgroups() {
   done
 }
 
+# ---------------------------------------------------------------- user namespaces
+
+readonly USERNS_SYSCTL=/proc/sys/kernel/apparmor_restrict_unprivileged_userns
+readonly USERNS_CONF=/etc/sysctl.d/60-boxlab-userns.conf
+
+# Ubuntu 24.04's AppArmor stops unprivileged users from creating user
+# namespaces unless a profile allows the program. Stage 2 teaches the
+# rootless container, which is exactly that, so the lab VM turns the
+# restriction off, in a file of its own that survives a reboot.
+relax_userns() {
+  step "user namespaces"
+  if [[ ! -e $USERNS_SYSCTL ]]; then
+    say "no kernel.apparmor_restrict_unprivileged_userns here; nothing to do"
+    return
+  fi
+  if [[ ${BOXLAB_LAB_VM:-} != 1 ]]; then
+    if [[ $(<"$USERNS_SYSCTL") == 1 ]]; then
+      warn "kernel.apparmor_restrict_unprivileged_userns=1: stage 2's rootless test (TestRootless) will skip."
+      say "This is not the lab VM, so it is left as it is. To lift it until the next boot:"
+      say "  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"
+    else
+      say "kernel.apparmor_restrict_unprivileged_userns=0: rootless containers allowed"
+    fi
+    return
+  fi
+  local want="kernel.apparmor_restrict_unprivileged_userns = 0"
+  if [[ -f $USERNS_CONF && $(<"$USERNS_CONF") == *"$want"* && $(<"$USERNS_SYSCTL") == 0 ]]; then
+    say "already off ($USERNS_CONF)"
+    return
+  fi
+  printf '# boxlab (vagrant/provision.sh): this lab VM lets unprivileged users make\n# user namespaces, for stage 2'"'"'s rootless container.\n%s\n' "$want" >"$USERNS_CONF"
+  sysctl -q -p "$USERNS_CONF"
+  say "set to 0, now and at every boot ($USERNS_CONF): the lab VM is throwaway"
+}
+
 # ---------------------------------------------------------------- main
 
 main() {
@@ -408,6 +450,7 @@ main() {
   write_sudoers
   trust_repo "$root"
   check_cgroups
+  relax_userns
 
   shown=$root
   # The student reads this as the vagrant user: print ~, not /home/vagrant.
