@@ -377,7 +377,7 @@ func TestStoreLockedSaysByWhom(t *testing.T) {
 	src := writeTemp(t, "r.tar", makeTar(t, reg("a", "a")))
 	err = within(t, func() error { _, err := s.importImage(src, "", nil); return err })
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("locked by pid %d (", os.Getpid()))
+	assert.Contains(t, err.Error(), fmt.Sprintf("locked by pid %d (%s -test.", os.Getpid(), filepath.Base(os.Args[0])), "the holder and its command line")
 	assert.Contains(t, err.Error(), "wait for it to finish, or kill it")
 
 	// Once the holder lets go, the lock is free again.
