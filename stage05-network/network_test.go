@@ -219,6 +219,23 @@ func TestTeardownAfterContainerGone(t *testing.T) {
 	tb.assertTornDown(t)
 }
 
+// The other half of that race: the pair is still there when detach looks
+// it up, and gone (the kernel's namespace cleanup ran) when RTM_DELLINK
+// arrives. The link found first and deleted behind our back stands for it:
+// deleting it again is no error.
+func TestDeleteLinkAlreadyGone(t *testing.T) {
+	requireNetRoot(t)
+	h := nlAt(t, newNetns(t))
+	require.NoError(t, h.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "bxgone"}, PeerName: "bxcgone"}))
+	l, err := h.LinkByName("bxgone")
+	require.NoError(t, err)
+	require.NoError(t, h.LinkDel(l), "the kernel's part: the pair goes")
+	require.NoError(t, delLink(h, l), "a link already gone counts as deleted")
+	_, err = h.LinkByName("bxcgone")
+	var notFound netlink.LinkNotFoundError
+	require.ErrorAs(t, err, &notFound, "both ends went with the first")
+}
+
 // A failure half way through (here: the target is not a network
 // namespace, so the move fails) undoes everything, the bridge and table
 // included when it was the first container.

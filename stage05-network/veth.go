@@ -218,9 +218,23 @@ func deleteVeth(h *netlink.Handle, id string) error {
 			continue
 		}
 		explain("netlink RTM_DELLINK: delete the veth pair (both ends go)", "ip link del "+name)
-		if err := h.LinkDel(l); err != nil {
+		if err := delLink(h, l); err != nil {
 			errs = append(errs, fmt.Errorf("ip link del %s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// delLink deletes l, and counts a link that is already gone as deleted.
+// The kernel removes a veth pair by itself when the namespace holding one
+// end dies, and it does so from a work queue (cleanup_net), a moment after
+// the container's last process exited: the pair can be found by name and
+// vanish before RTM_DELLINK arrives, which then fails with ENODEV. That is
+// the result we wanted, not an error.
+func delLink(h *netlink.Handle, l netlink.Link) error {
+	err := h.LinkDel(l)
+	if errors.Is(err, unix.ENODEV) {
+		return nil
+	}
+	return err
 }
