@@ -23,7 +23,11 @@ package main
 //     the stage's exercises 1, 2, 3... in any file order, each once.
 //   - The hint is the text after "Exercise N:" up to "Graded by:" or the end
 //     of the paragraph. Phrase it as a question that leads to a man page or
-//     a section of the walkthrough.
+//     a section of the walkthrough. A section is named by its quoted
+//     heading and the README that has it, relative to the stage:
+//     "The idea" in README.md, or "Volumes" in ../stage04-overlayfs/README.md
+//     for a hint that later stages carry and whose section only its first
+//     stage's README has (hints.go checks them in `lab test --strict`).
 //   - "Graded by:" names the graded tests (top-level Test or Fuzz functions
 //     of the stage's _test.go files) that fail when the function is missing.
 //     `lab grade` shows the hint when one of them fails; `lab test --strict`

@@ -6,6 +6,8 @@ package main
 // "STAGE exercises"
 //   - the exercise markers parse (exercise.go's rules) and there is one;
 //   - the README's exercise list matches the markers;
+//   - every README section a hint names is a heading of the README it
+//     names (hints.go);
 //   - the skeleton (every exercise stubbed, as `lab exercise --all` writes
 //     it) builds and vets clean with GOWORK=off, and so does the default
 //     copy (only the stage's new exercises stubbed);
@@ -117,6 +119,7 @@ func proveExercisesRow(m module, root string, out io.Writer) moduleResult {
 		err = checkReadmeExercises(md, m.Name, exs)
 	}
 	p.check("README exercise list matches the markers", err)
+	p.check("hints name README sections that exist", checkHintSections(m.Dir, exs))
 
 	labDir := filepath.Join(root, "lab")
 	tmp, err := os.MkdirTemp("", "boxlab-proof-")

@@ -15,7 +15,7 @@ import (
 // Exercise 2: Which propagation type keeps the container's mounts from
 // appearing on the host, and why must it apply to every mount below / as
 // well? See mount_namespaces(7) (shared subtrees), mount(2) MS_PRIVATE and
-// MS_REC, and "Step by step" in README.md.
+// MS_REC, and "pivot_root, not chroot" in ../stage02-namespaces/README.md.
 // Graded by: TestMountsStayInsideWhenHostShares, TestMountInvisibleOnHost,
 // TestRootIsTheImage.
 func makeMountsPrivate() error {

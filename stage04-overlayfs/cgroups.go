@@ -364,8 +364,8 @@ func mkdirCgroup(dir string, existOK bool) error {
 //
 // Exercise 10: How does a process move into a cgroup with all its threads,
 // and why does the runtime do it while the child waits on the pipe? See
-// cgroups(7) ("cgroup.procs") and "Into the cgroup before the command
-// runs" in README.md.
+// cgroups(7) ("cgroup.procs") and "Into the cgroup before the command runs"
+// in ../stage03-cgroups/README.md.
 // Graded by: TestCgroupNamespaceRoot, TestForkBomb, TestHostCgroupLifecycle.
 func joinCgroup(dir string, pid int) error {
 	return writeCgroupFile(dir, "cgroup.procs", strconv.Itoa(pid))

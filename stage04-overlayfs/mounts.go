@@ -52,7 +52,7 @@ func mountProcAndSys(root string) error {
 // Exercise 13: What does the container mount at /sys/fs/cgroup to read its
 // own limits, on v2 and on v1, and how are the mounts made read-only once
 // the v1 mount points exist? See mount(2) (MS_RDONLY, MS_REMOUNT|MS_BIND),
-// cgroups(7) and "The cgroup namespace" in README.md.
+// cgroups(7) and "The cgroup namespace" in ../stage03-cgroups/README.md.
 // Graded by: TestLimitsVisibleInside, TestCgroupfsInside.
 func mountCgroupfs(root string, specs []cgroupfsSpec) error {
 	if len(specs) == 0 {

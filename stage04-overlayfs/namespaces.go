@@ -11,9 +11,9 @@ import (
 // left alone, as docker does.
 //
 // Exercise 1: Which CLONE_NEW* flags give the child its own host name,
-// process ids, mount points, SysV IPC and network, and which namespaces
-// stay out of this stage? See namespaces(7), clone(2) and "Concepts" in
-// README.md.
+// process ids, mount points, SysV IPC and network, and which namespaces stay
+// out of this stage? See namespaces(7), clone(2) and "Namespaces" in
+// ../stage02-namespaces/README.md.
 // Graded by: TestCloneFlags, TestNamespacesDiffer, TestPIDNamespace.
 const cloneFlags = syscall.CLONE_NEWUTS | // host and domain name
 	syscall.CLONE_NEWPID | // process ids: the child is PID 1

@@ -58,12 +58,12 @@ func maxMountData() int { return os.Getpagesize() - 1 }
 // mount is done from that directory, and the kernel resolves the relative
 // paths against the caller's working directory.
 //
-// Exercise 14: Which filesystem type and which three kinds of directory
-// does mount(2) need to show the image's layers and the container's
-// writable layer as one tree, in which order are the lower layers given,
-// and what happens when the options do not fit in one page? See
+// Exercise 14: Which filesystem type and which three kinds of directory does
+// mount(2) need to show the image's layers and the container's writable
+// layer as one tree, in which order are the lower layers given, and what
+// happens when the options do not fit in one page? See
 // Documentation/filesystems/overlayfs.rst, mount(8) (overlay options) and
-// "The union mount" in README.md.
+// "The union mount" in ../stage04-overlayfs/README.md.
 // Graded by: TestCopyOnWrite, TestMergedViewAppliesLayers, TestFiftyLayers,
 // TestRunImportedFormats.
 func mountOverlay(m overlayMount) error {

@@ -39,8 +39,8 @@ var volumeNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
 // path exists is checked by prepareVolumes, before anything is created.
 //
 // Exercise 16: How does -v tell a host path from a volume name, and which
-// specs must be refused before anything is made? See docker run's
-// reference (--volume) and "Volumes" in README.md.
+// specs must be refused before anything is made? See docker run's reference
+// (--volume) and "Volumes" in ../stage04-overlayfs/README.md.
 // Graded by: TestParseVolumeSpec, FuzzParseVolumeSpec, TestBadInputCreatesNothing.
 func parseVolumeSpec(spec string) (volumeSpec, error) {
 	parts := strings.Split(spec, ":")
@@ -251,10 +251,10 @@ func openInRoot(rootFd int, target string, file bool) (int, error) {
 // root. The child runs this in its own mount namespace, before
 // pivot_root, so the mount is never seen on the host.
 //
-// Exercise 17: How do you bind-mount a host directory onto a path inside
-// the root without following a symlink of the image out of it, and how is
-// the mount then made read-only? See openat2(2) RESOLVE_IN_ROOT, mount(2)
-// MS_BIND, mount_setattr(2) and "Volumes" in README.md.
+// Exercise 17: How do you bind-mount a host directory onto a path inside the
+// root without following a symlink of the image out of it, and how is the
+// mount then made read-only? See openat2(2) RESOLVE_IN_ROOT, mount(2)
+// MS_BIND, mount_setattr(2) and "Volumes" in ../stage04-overlayfs/README.md.
 // Graded by: TestVolumeTargetSymlinkStaysInRoot, TestVolumeTargetStaysInRoot,
 // TestVolumes, TestRunVolumes.
 func mountVolume(rootfs, source string, v volumeSpec) error {

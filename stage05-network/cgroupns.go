@@ -42,9 +42,9 @@ func init() {
 // (rootless: nothing to mount) keeps the namespace it was born in.
 //
 // Exercise 12: Which system call gives the child a cgroup namespace rooted
-// at the cgroup it is in now, and why can't CLONE_NEWCGROUP simply go in
-// the clone flags? See cgroup_namespaces(7), unshare(2) and "The cgroup
-// namespace" in README.md.
+// at the cgroup it is in now, and why can't CLONE_NEWCGROUP simply go in the
+// clone flags? See cgroup_namespaces(7), unshare(2) and "The cgroup
+// namespace" in ../stage03-cgroups/README.md.
 // Graded by: TestCgroupNamespaceRoot, TestNamespacesDiffer.
 func enterCgroupNamespace(cgroupfs []cgroupfsSpec) error {
 	if len(cgroupfs) == 0 {

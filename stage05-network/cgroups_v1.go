@@ -90,9 +90,9 @@ func (c *cgroupV1) create() error {
 // has none yet.
 //
 // Exercise 7: A new v1 cpuset cgroup starts with empty cpuset.cpus and
-// cpuset.mems: what happens when a process joins it like that, and where
-// do the values come from? See cpuset(7) and the "v1, v2 and hybrid"
-// table in README.md.
+// cpuset.mems: what happens when a process joins it like that, and where do
+// the values come from? See cpuset(7) and the "v1, v2 and hybrid" table in
+// ../stage03-cgroups/README.md.
 // Graded by: TestCgroupV1Files, TestHostCgroupLifecycle, TestLimitsVisibleInside.
 func copyFromParent(dir string, files ...string) error {
 	for _, f := range files {
@@ -116,10 +116,10 @@ func copyFromParent(dir string, files ...string) error {
 // some values until others are in place.
 //
 // Exercise 9: Which v1 file, in which controller's hierarchy, takes each
-// limit, and in which order must they be written so that the kernel
-// accepts every one? See the "v1, v2 and hybrid" table in README.md,
-// cgroups(7), and the kernel's cgroup-v1 memory.rst (memsw) and
-// sched-bwc.rst (cfs_quota_us, cfs_period_us).
+// limit, and in which order must they be written so that the kernel accepts
+// every one? See the "v1, v2 and hybrid" table in
+// ../stage03-cgroups/README.md, cgroups(7), and the kernel's cgroup-v1
+// memory.rst (memsw) and sched-bwc.rst (cfs_quota_us, cfs_period_us).
 // Graded by: TestCgroupV1Files, TestHostCgroupLifecycle, TestMemoryLimit,
 // TestForkBomb, TestCpusetPinning, TestCPUQuotaThrottles.
 func (c *cgroupV1) setLimits(l limits) error {

@@ -76,11 +76,11 @@ func (c *cgroupV2) ancestors() []string {
 // for the controllers not yet enabled there: a cgroup already set up (the
 // root, usually, by systemd) is left as it is.
 //
-// Exercise 6: On v2, which file of every ancestor hands a controller down
-// to its children, what do you write to it, and why may the boxlab parent
-// never hold a process itself? See the kernel's cgroup-v2.rst ("Enabling
-// and Disabling", "No Internal Process Constraint") and "Two v2 rules" in
-// README.md.
+// Exercise 6: On v2, which file of every ancestor hands a controller down to
+// its children, what do you write to it, and why may the boxlab parent never
+// hold a process itself? See the kernel's cgroup-v2.rst ("Enabling and
+// Disabling", "No Internal Process Constraint") and "Two v2 rules" in
+// ../stage03-cgroups/README.md.
 // Graded by: TestCgroupV2SubtreeControl, TestHostV2Tree.
 func enableControllers(dir string, controllers []string) error {
 	enabled, _ := readCgroupFile(dir, "cgroup.subtree_control")
@@ -109,8 +109,9 @@ func enableControllers(dir string, controllers []string) error {
 // Exercise 8: Which v2 file takes each limit, and in what form: what does
 // cpu.max hold, and how do docker's --memory-swap (memory plus swap) and
 // --cpu-shares (v1 shares) become what v2 counts? See the "v1, v2 and
-// hybrid" table in README.md, and the interface files of the memory, cpu,
-// cpuset and pids controllers in the kernel's cgroup-v2.rst.
+// hybrid" table in ../stage03-cgroups/README.md, and the interface files of
+// the memory, cpu, cpuset and pids controllers in the kernel's
+// cgroup-v2.rst.
 // Graded by: TestCgroupV2Files, TestHostCgroupLifecycle, TestMemoryLimit,
 // TestForkBomb, TestCpusetPinning, TestCPUQuotaThrottles.
 func (c *cgroupV2) setLimits(l limits) error {
@@ -206,8 +207,8 @@ func (c *cgroupV2) mountsInside() []cgroupfsSpec { return []cgroupfsSpec{{v2: tr
 //
 // Exercise 11: After 1 is written to cgroup.freeze, how do you know the
 // kernel has frozen every process, and how do you wait for it without
-// sleeping? See cgroup-v2.rst (cgroup.freeze, cgroup.events), inotify(7)
-// and poll(2), and "Pause and resume" in README.md.
+// sleeping? See cgroup-v2.rst (cgroup.freeze, cgroup.events), inotify(7) and
+// poll(2), and "Pause and resume" in ../stage03-cgroups/README.md.
 // Graded by: TestCgroupV2FreezeWaitsForEvent, TestCgroupEventWaitDoesNotPoll,
 // TestHostV2Tree.
 func waitCgroupEvent(dir, key, value string) error {

@@ -156,9 +156,9 @@ func commitConfig(parent []byte, diffID, createdBy string, now time.Time) ([]byt
 // followed by .wh..wh..opq, hardlinks inside the layer as links.
 //
 // Exercise 18: How does commit turn the upper directory, whiteouts and
-// opaque directories included, back into a layer tarball another runtime
-// can read? See the OCI image-spec's layer.md ("Whiteouts"), overlayfs.rst
-// and "Commit" in README.md.
+// opaque directories included, back into a layer tarball another runtime can
+// read? See the OCI image-spec's layer.md ("Whiteouts"), overlayfs.rst and
+// "Commit" in ../stage04-overlayfs/README.md.
 // Graded by: TestCommit, TestCommitCarriesChanges, TestWhiteoutsRoundTrip.
 func writeLayerTar(w io.Writer, dir string) error {
 	// Every name is resolved inside dir by os.Root: a directory swapped

@@ -77,7 +77,8 @@ func tableExists(c *nftables.Conn) (bool, error) {
 // Exercise 22: Which table, chains (type, hook, priority) and rules let the
 // containers' packets out with the host's address as their source, and
 // forward them, and why must it all go to the kernel in one batch? See
-// nft(8) ("CHAINS", "masquerade"), and "SNAT and MASQUERADE" in README.md.
+// nft(8) ("CHAINS", "masquerade"), and "SNAT and MASQUERADE: getting out" in
+// README.md.
 // Graded by: TestNATOut, TestNATToOutside.
 func ensureTable(c *nftables.Conn, cfg netConfig) error {
 	ok, err := tableExists(c)

@@ -129,9 +129,9 @@ func (x *extractor) close() {
 // never has them, so one that does is hostile or broken.
 //
 // Exercise 15: Which entry names of an image tarball must be refused
-// outright rather than cleaned up, and what does a clean name look like?
-// See path.Clean, the OCI image-spec's layer.md and "Hostile tarballs" in
-// README.md.
+// outright rather than cleaned up, and what does a clean name look like? See
+// path.Clean, the OCI image-spec's layer.md and "Hostile tarballs" in
+// ../stage04-overlayfs/README.md.
 // Graded by: TestCleanTarPath, FuzzCleanTarPath, TestHostileTarballs.
 func cleanTarPath(name string) (string, error) {
 	switch {
