@@ -21,6 +21,8 @@ package main
 //
 // "STAGE walkthrough"
 //   - the README has the shape of a walkthrough (walkthrough.go);
+//   - its "What's new" table says what the diff against the previous
+//     stage says, file by file (whatsnew.go);
 //   - every command of "How to check your work" exits 0 and prints what
 //     the README shows.
 //
@@ -251,6 +253,13 @@ func proveWalkthroughRow(m module, root string, out io.Writer) moduleResult {
 		return p.res
 	}
 	p.check("README has the walkthrough's shape", checkReadmeShape(md))
+	if !strings.HasPrefix(m.Name, "stage06-") { // laid out by concern, not as a diff
+		mods, err := workspaceModules(root)
+		if err == nil {
+			err = checkWhatsNew(m.Dir, previousStage(m, mods))
+		}
+		p.check(`"What's new" matches the diff against the previous stage`, err)
+	}
 	steps, err := walkthroughSteps(md)
 	if !p.check(fmt.Sprintf("How to check your work: %d commands", len(steps)), err) {
 		return p.res
