@@ -49,12 +49,12 @@ func List(root string) (list []Listed, problems []error, err error) {
 			problems = append(problems, fmt.Errorf("skipping %s/%s: %w", root, name, err))
 			continue
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(Dir(root, name), &st); err != nil {
+		uid, err := Owner(root, name)
+		if err != nil {
 			continue // deleted while we looked
 		}
 		r.Refresh()
-		list = append(list, Listed{Record: r, UID: st.Uid})
+		list = append(list, Listed{Record: r, UID: uid})
 	}
 	slices.SortFunc(list, func(a, b Listed) int { return strings.Compare(a.ID, b.ID) })
 	return list, problems, nil

@@ -37,7 +37,7 @@ func LockContainer(root, id string, wait time.Duration) (*Lock, error) {
 	name := filepath.Join(dir, lockName)
 	f, err := os.OpenFile(name, os.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("container %s does not exist (in %s): %w", id, root, fs.ErrNotExist)
+		return nil, notExist(root, id, "")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("lock container %s: %w", id, err)
@@ -64,7 +64,7 @@ func LockContainer(root, id string, wait time.Duration) (*Lock, error) {
 	var held, now unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(name, &now) != nil || held.Ino != now.Ino || held.Dev != now.Dev {
 		f.Close()
-		return nil, fmt.Errorf("container %s does not exist (in %s): deleted while we waited: %w", id, root, fs.ErrNotExist)
+		return nil, notExist(root, id, "deleted while we waited")
 	}
 	return &Lock{root: root, id: id, dir: dir, f: f}, nil
 }

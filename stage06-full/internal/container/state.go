@@ -119,7 +119,7 @@ func Load(root, id string) (*Record, error) {
 	}
 	data, err := readState(filepath.Join(Dir(root, id), stateName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("container %s does not exist (in %s): %w", id, root, fs.ErrNotExist)
+		return nil, notExist(root, id, "")
 	}
 	if err != nil {
 		return nil, err
@@ -214,4 +214,30 @@ func syncDir(dir string) error {
 		return fmt.Errorf("fsync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Owner is the uid owning the container's state directory: the user who
+// created it, runc list's OWNER.
+func Owner(root, id string) (uint32, error) {
+	var st unix.Stat_t
+	if err := unix.Lstat(Dir(root, id), &st); err != nil {
+		return 0, err
+	}
+	return st.Uid, nil
+}
+
+// notExistError is "no such container": errors.Is(err, fs.ErrNotExist)
+// holds, without the "file does not exist" of the wrapped error in the
+// message.
+type notExistError struct{ msg string }
+
+func (e *notExistError) Error() string        { return e.msg }
+func (e *notExistError) Is(target error) bool { return target == fs.ErrNotExist }
+
+func notExist(root, id, why string) error {
+	msg := fmt.Sprintf("container %s does not exist (in %s)", id, root)
+	if why != "" {
+		msg += ": " + why
+	}
+	return &notExistError{msg}
 }
