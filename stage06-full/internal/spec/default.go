@@ -1,0 +1,138 @@
+// Package spec builds, reads and checks an OCI bundle's config.json, the
+// contract between a container manager (docker, containerd, podman) and the
+// runtime: the runtime-spec's config.md, in the Go types of
+// github.com/opencontainers/runtime-spec/specs-go.
+//
+// Everything a container is (its namespaces, mounts, limits, process) is
+// decided here, on paper, before anything is created: the rest of the
+// runtime only carries out a config that Validate accepted.
+package spec
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Default is the config.json that `stage06-full spec` writes: runc's
+// (libcontainer/specconv/example.go, what `runc spec` prints), with one
+// change, terminal false, so that the default bundle runs with plain pipes
+// and needs no --console-socket (runtime-spec config.md: "terminal ...
+// attaches a terminal"; runc-spec(8)). runc also adds a cgroup namespace
+// when the host has cgroup v2 only; Default does not look at the host, so
+// the same command prints the same file everywhere.
+func Default() *specs.Spec {
+	return &specs.Spec{
+		Version: specs.Version,
+		// A relative root path is relative to the bundle (config.md,
+		// "Root"); read-only so that a container cannot change the
+		// rootfs a student unpacked by hand.
+		Root: &specs.Root{Path: "rootfs", Readonly: true},
+		Process: &specs.Process{
+			Terminal: false,
+			Args:     []string{"sh"},
+			Env: []string{
+				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+				"TERM=xterm",
+			},
+			Cwd: "/",
+			// no_new_privs (prctl(2) PR_SET_NO_NEW_PRIVS): a setuid
+			// binary inside cannot gain what the container lacks.
+			NoNewPrivileges: true,
+			// runc's three: enough for sh, kill and a web server on
+			// port 80; capabilities(7). Ambient and inheritable stay
+			// empty, so an exec'd program gains nothing.
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding:  defaultCaps(),
+				Permitted: defaultCaps(),
+				Effective: defaultCaps(),
+			},
+			Rlimits: []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}, // getrlimit(2)
+			},
+		},
+		Hostname: "boxlab",
+		Mounts:   defaultMounts(),
+		Linux: &specs.Linux{
+			MaskedPaths:   MaskedPaths(),
+			ReadonlyPaths: ReadonlyPaths(),
+			Resources: &specs.LinuxResources{
+				// Deny every device in the devices cgroup; the
+				// runtime then allows the few a container needs
+				// (/dev/null, zero, full, random, urandom, tty,
+				// ptmx), as runc does.
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+			},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace},
+				{Type: specs.NetworkNamespace},
+				{Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace},
+				{Type: specs.MountNamespace},
+			},
+		},
+	}
+}
+
+func defaultCaps() []string {
+	return []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+}
+
+// defaultMounts are docker's and runc's: what a program expects to find
+// in a Linux root. Each type is a file system of its own (proc(5),
+// tmpfs(5), devpts, mq_overview(7), sysfs(5), cgroups(7)), mounted fresh
+// inside the container's mount namespace rather than bound from the host.
+func defaultMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		// /dev is a small tmpfs the runtime fills with device nodes,
+		// never the host's /dev.
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs",
+			Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		// newinstance: a devpts of the container's own, so it sees only
+		// its own ptys; gid=5 is the tty group of most images.
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
+			Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm",
+			Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
+			Options: []string{"nosuid", "noexec", "nodev"}},
+		// sysfs and the cgroup tree read-only: a container may look at
+		// its devices and limits, not change the host's.
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs",
+			Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+			Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+	}
+}
+
+// MaskedPaths are runc's: files of /proc and /sys that leak the host
+// (kcore is its memory, keys its keyrings, timer_list and sched_debug
+// other processes' timing) or let a process poke its hardware. The
+// runtime hides each one by mounting /dev/null (a file) or an empty
+// read-only tmpfs (a directory) over it.
+func MaskedPaths() []string {
+	return []string{
+		"/proc/acpi",
+		"/proc/asound",
+		"/proc/kcore",
+		"/proc/keys",
+		"/proc/latency_stats",
+		"/proc/timer_list",
+		"/proc/timer_stats",
+		"/proc/sched_debug",
+		"/sys/firmware",
+		"/proc/scsi",
+	}
+}
+
+// ReadonlyPaths are runc's: the parts of /proc through which a process
+// could change the whole machine (/proc/sys is sysctl(8),
+// /proc/sysrq-trigger reboots it) are bound read-only over themselves.
+func ReadonlyPaths() []string {
+	return []string{
+		"/proc/bus",
+		"/proc/fs",
+		"/proc/irq",
+		"/proc/sys",
+		"/proc/sysrq-trigger",
+	}
+}
