@@ -8,10 +8,12 @@
 //	stage06-full spec [--bundle DIR]      write a default config.json
 //	stage06-full state ID                 print a container's state (runtime-spec JSON)
 //	stage06-full list [--format table|json] [-q]
+//	stage06-full create [--bundle DIR] [--pid-file F] ID / start ID / kill ID [SIG] / delete [--force] ID
+//	stage06-full run [--bundle DIR] ID    create, start, wait, delete
 //
 // The CLI is this package, one file per verb; what a verb does is in
 // internal/<concern>/: internal/spec (config.json), internal/container
-// (state, lock, state machine).
+// (state, lock, state machine), internal/initproc (the container's init).
 package main
 
 import (
@@ -25,6 +27,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"boxlab/stage06-full/internal/container"
+	"boxlab/stage06-full/internal/initproc"
 )
 
 const progName = "stage06-full"
@@ -58,16 +61,20 @@ type verb struct {
 }
 
 // verbs are all there is: a verb not in this list is an unknown one.
-// (create, start, kill, delete, exec and run come with the init process
-// and the monitor; until then they do not exist, rather than exist and
-// fail.) It is filled in init: the verbs' own --help reads it, which a
+// (exec, pause and the rest come with nsenter and the cgroups; until then
+// they do not exist, rather than exist and fail.) It is filled in init: the verbs' own --help reads it, which a
 // package-level initialiser may not refer back to.
 var verbs []verb
 
 func init() {
 	verbs = []verb{
+		{"create", "[--bundle DIR] [--pid-file FILE] ID", "create container ID from a bundle; it waits for start", createVerb},
+		{"delete", "[--force] ID", "delete container ID (--force: even a running one)", deleteVerb},
+		{"kill", "ID [SIGNAL]", "send SIGNAL (default SIGTERM) to container ID's init", killVerb},
 		{"list", "[--format table|json] [-q]", "list the containers under --root", listVerb},
+		{"run", "[--bundle DIR] [--pid-file FILE] ID", "create, start and wait for container ID; exit with its code", runVerb},
 		{"spec", "[--bundle DIR]", "write a default " + "config.json" + " into the bundle (default: the current directory)", specVerb},
+		{"start", "ID", "start created container ID: it runs process.args", startVerb},
 		{"state", "ID", "print the state of container ID, as the runtime-spec's JSON", stateVerb},
 	}
 }
@@ -82,6 +89,11 @@ func usagef(verb, format string, args ...any) error {
 }
 
 func main() {
+	// The re-executed init (internal/initproc) is no verb of the CLI:
+	// it takes no flags and reads its config from a pipe.
+	if len(os.Args) == 2 && os.Args[1] == initproc.Command {
+		initproc.Main()
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -194,6 +206,10 @@ func parseVerb(g *globals, fs *pflag.FlagSet, args []string, description string)
 func fail(log *logger, stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
+	}
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code // the container's own: nothing went wrong here
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", progName, err)
 	if log != nil {

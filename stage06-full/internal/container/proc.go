@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // procStat is what the runtime reads of /proc/PID/stat (proc(5)).
@@ -93,4 +95,26 @@ func (r *Record) initAlive() bool {
 		return true
 	}
 	return st.state != 'Z' && st.state != 'X' && st.startTime == r.InitStartTime
+}
+
+// OpenPidfd opens a pidfd (pidfd_open(2)) on the container's init, and
+// checks, after opening it, that the pid is still the init's (its start
+// time): the pidfd then names that process whatever happens to the
+// number, so a signal sent through it can never reach a stranger.
+func (r *Record) OpenPidfd() (int, error) {
+	if r.Pid <= 0 {
+		return -1, fmt.Errorf("container %s has no init process", r.ID)
+	}
+	fd, err := unix.PidfdOpen(r.Pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return -1, fmt.Errorf("container %s is not running (its init, pid %d, is gone)", r.ID, r.Pid)
+	}
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", r.Pid, err)
+	}
+	if !r.initAlive() {
+		unix.Close(fd)
+		return -1, fmt.Errorf("container %s is not running (pid %d is no longer its init)", r.ID, r.Pid)
+	}
+	return fd, nil
 }

@@ -25,12 +25,12 @@ var mountOptions = map[string]mountOption{
 	"exec": {clear: unix.MS_NOEXEC}, "noexec": {set: unix.MS_NOEXEC},
 	"sync": {set: unix.MS_SYNCHRONOUS}, "async": {clear: unix.MS_SYNCHRONOUS},
 	"dirsync": {set: unix.MS_DIRSYNC},
-	"atime": {clear: unix.MS_NOATIME}, "noatime": {set: unix.MS_NOATIME},
+	"atime":   {clear: unix.MS_NOATIME}, "noatime": {set: unix.MS_NOATIME},
 	"diratime": {clear: unix.MS_NODIRATIME}, "nodiratime": {set: unix.MS_NODIRATIME},
 	"relatime": {set: unix.MS_RELATIME}, "norelatime": {clear: unix.MS_RELATIME},
 	"strictatime": {set: unix.MS_STRICTATIME}, "nostrictatime": {clear: unix.MS_STRICTATIME},
 	"nosymfollow": {set: unix.MS_NOSYMFOLLOW},
-	"bind": {set: unix.MS_BIND}, "rbind": {set: unix.MS_BIND | unix.MS_REC},
+	"bind":        {set: unix.MS_BIND}, "rbind": {set: unix.MS_BIND | unix.MS_REC},
 }
 
 // propagations are the options that change a mount's propagation type
@@ -110,7 +110,7 @@ func mountOne(rootFd int, bundle string, m specs.Mount) error {
 	target := fmt.Sprintf("/proc/self/fd/%d", fd)
 	switch {
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroup(target, flags, m.Destination)
+		err = mountCgroup(rootFd, target, flags, m.Destination)
 	case bind:
 		err = mountBind(rootFd, source, target, flags, m.Destination)
 	default:
@@ -152,7 +152,7 @@ func mountBind(rootFd int, source, target string, flags uintptr, dest string) er
 // AT_RECURSIVE: each hierarchy is a mount of its own). Until
 // internal/cgroups gives the container a cgroup of its own (and a cgroup
 // namespace its root), either shows the runtime's cgroups.
-func mountCgroup(target string, flags uintptr, dest string) error {
+func mountCgroup(rootFd int, target string, flags uintptr, dest string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
 		return fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
@@ -175,9 +175,10 @@ func mountCgroup(target string, flags uintptr, dest string) error {
 	if attr.Attr_set == 0 {
 		return nil
 	}
-	// target names the directory under the new mount; "." of a fresh
-	// open of it is the mount on top.
-	fd, err := unix.Open(target, unix.O_PATH|unix.O_CLOEXEC, 0)
+	// target names the directory under the new mount (a /proc/self/fd
+	// link leads to exactly the mount it was opened on): a fresh lookup
+	// of dest reaches the mount on top.
+	fd, err := reopenInRoot(rootFd, dest)
 	if err != nil {
 		return err
 	}

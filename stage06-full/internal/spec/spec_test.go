@@ -18,7 +18,9 @@ import (
 func TestDefaultIsValid(t *testing.T) {
 	d := Default()
 	warnings, err := Validate(d)
-	if err != nil || len(warnings) > 0 {
+	// The two warnings are honest: capabilities and the devices cgroup
+	// are not applied yet, and the default config sets both.
+	if err != nil || len(warnings) != 2 || !strings.HasPrefix(warnings[0], "process.capabilities: ") || !strings.HasPrefix(warnings[1], "linux.resources.devices: ") {
 		t.Fatalf("Validate(Default()) = %v, %v", warnings, err)
 	}
 	data, err := json.MarshalIndent(d, "", "\t")
@@ -271,11 +273,23 @@ func TestValidateRefuses(t *testing.T) {
 			_, err := Validate(s)
 			wantErr(t, err, c.want)
 			var ve *Error
-			if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+			if !errors.As(err, &ve) || len(checked(ve.Problems)) != 1 {
 				t.Errorf("want exactly one problem, got %v", err)
 			}
 		})
 	}
+}
+
+// checked leaves out the refusals of fields not implemented yet (the id
+// maps): the checks of a field are tested apart from its verdict.
+func checked(problems []string) []string {
+	var out []string
+	for _, p := range problems {
+		if !strings.Contains(p, "not implemented yet") {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 func slicesDelete[T any](s []T, i int) []T { return append(s[:i:i], s[i+1:]...) }
@@ -310,7 +324,13 @@ func TestValidateAccepts(t *testing.T) {
 	no := false
 	s.Linux.Resources.Memory = &specs.LinuxMemory{DisableOOMKiller: &no}
 	s.Version = "1.0.2-dev"
-	if w, err := Validate(s); err != nil || len(w) > 0 {
+	s.Process.Capabilities, s.Linux.Resources.Devices = nil, nil // warned about: not applied yet
+	w, err := Validate(s)
+	var ve *Error
+	if errors.As(err, &ve) && len(checked(ve.Problems)) == 0 {
+		err = nil // only the id maps, refused until user namespaces are implemented
+	}
+	if err != nil || len(w) > 0 {
 		t.Fatalf("Validate = %v, %v", w, err)
 	}
 }
