@@ -48,12 +48,9 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "no command given"},
 		{[]string{"frob"}, `unknown command "frob"`},
-		{[]string{"create", "--bundle", ".", "x"}, `unknown command "create"`},
-		{[]string{"start", "x"}, `unknown command "start"`},
-		{[]string{"run", "x"}, `unknown command "run"`},
 		{[]string{"exec", "x", "sh"}, `unknown command "exec"`},
-		{[]string{"kill", "x"}, `unknown command "kill"`},
-		{[]string{"delete", "x"}, `unknown command "delete"`},
+		{[]string{"create", "--bundle", "."}, "create takes one container ID, got 0"},
+		{[]string{"kill"}, "kill takes a container ID"},
 		{[]string{"--frob", "list"}, "unknown flag: --frob"},
 		{[]string{"--log-format", "xml", "list"}, `--log-format "xml": want text or json`},
 		{[]string{"list", "--frob"}, "unknown flag: --frob"},
@@ -105,7 +102,9 @@ func TestSpec(t *testing.T) {
 	if !reflect.DeepEqual(got, spec.Default()) {
 		t.Error("config.json is not spec.Default()")
 	}
-	if w, err := spec.Validate(got); err != nil || len(w) > 0 {
+	// Two honest warnings: capabilities and the devices cgroup are not
+	// applied yet (internal/spec's TestDefaultIsValid names them).
+	if w, err := spec.Validate(got); err != nil || len(w) != 2 {
 		t.Errorf("the default config does not validate: %v %v", w, err)
 	}
 	// It never overwrites.
