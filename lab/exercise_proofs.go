@@ -23,6 +23,8 @@ package main
 //   - the README has the shape of a walkthrough (walkthrough.go);
 //   - its "What's new" table says what the diff against the previous
 //     stage says, file by file (whatsnew.go);
+//   - every call of the stage binary in "Step by step" uses only flags
+//     that its `VERB --help` lists (transcripts.go);
 //   - every command of "How to check your work" exits 0 and prints what
 //     the README shows.
 //
@@ -238,7 +240,7 @@ func goInDir(dir string, args ...string) error {
 // proveWalkthrough is the "STAGE walkthrough" row.
 func proveWalkthrough(m module, root string, out io.Writer) moduleResult {
 	start := time.Now()
-	fmt.Fprintf(out, "== %s: walkthrough: README shape, How to check your work\n", m.Name)
+	fmt.Fprintf(out, "== %s: walkthrough: README shape, Step by step's flags, How to check your work\n", m.Name)
 	res := proveWalkthroughRow(m, root, out)
 	res.Seconds = seconds(time.Since(start))
 	return res
@@ -277,6 +279,7 @@ func proveWalkthroughRow(m module, root string, out io.Writer) moduleResult {
 	if !p.check("stage binary builds", err) {
 		return p.res
 	}
+	proveTranscriptFlags(p, md, m.Name, stageBinaryPath(m))
 	img, err := rootfs.Build(rootfs.Options{CacheDir: labpaths.CacheDir})
 	if !p.check("test image", err) {
 		return p.res

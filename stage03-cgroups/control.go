@@ -13,16 +13,23 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// controlVerbs are the three, with what `VERB --help` says they do.
+var controlVerbs = map[string]string{
+	"stats":  "prints what the running container NAME uses, as key=value lines",
+	"pause":  "freezes every process of the running container NAME",
+	"resume": "thaws every process of the paused container NAME",
+}
+
 // controlCommand runs one of the three on the container named in args.
 func controlCommand(verb string, args []string) int {
 	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
 	fs.BoolVar(&explainOn, "explain", false, "print each kernel-level step and its shell equivalent")
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		return failRuntime(err)
+	usage := verb + " [--explain] NAME"
+	if ok, code := parseVerbFlags(fs, args, usage, controlVerbs[verb]); !ok {
+		return code
 	}
 	if fs.NArg() != 1 {
-		return failRuntime(fmt.Errorf("usage: %s %s [--explain] NAME", progName, verb))
+		return failRuntime(fmt.Errorf("usage: %s %s", progName, usage))
 	}
 	cg, err := openContainer(fs.Arg(0))
 	if err != nil {

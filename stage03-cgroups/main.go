@@ -11,6 +11,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -18,7 +19,7 @@ const progName = "stage03-cgroups"
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 	switch os.Args[1] {
@@ -31,22 +32,26 @@ func main() {
 		// The re-executed child: see init.go. It never returns.
 		containerInit(os.Args[2:])
 	case "-h", "--help", "help":
-		usage()
+		usage(os.Stdout) // asked for: stdout, exit 0
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n", progName, os.Args[1])
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
+// usage is what --help prints, and what a mistake is answered with on
+// stderr. Each verb's own flags: VERB --help (help.go).
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
        %s stats|pause|resume NAME
 
 run:    runs CMD (default /bin/sh) in new namespaces with ROOTFS as its root,
         in a cgroup of its own with the limits the flags set
 stats:  prints what the running container NAME uses
 pause:  freezes every process of NAME; resume thaws them
+
+VERB --help prints the usage and the flags of one verb.
 
 flags of run:
 %s`, progName, progName, runFlags(new(options)).FlagUsages())

@@ -488,6 +488,25 @@ func TestBadLimits(t *testing.T) {
 	}
 }
 
+// stats, pause and resume answer --help and -h as run does: their usage
+// and their flags on stdout, exit 0. An unknown flag is still bad input.
+func TestControlHelp(t *testing.T) {
+	for _, verb := range []string{"stats", "pause", "resume"} {
+		for _, flag := range []string{"--help", "-h"} {
+			r := labtest.Run(t, verb, flag)
+			assert.Equal(t, 0, r.Code, "%s %s: %v", verb, flag, r)
+			assert.Contains(t, r.Stdout, "usage: "+progName+" "+verb+" [--explain] NAME\n")
+			assert.Regexp(t, `(?m)^flags:\n +--explain\S* +print each kernel-level step`, r.Stdout)
+			assert.Empty(t, r.Stderr, "%s %s", verb, flag)
+		}
+		r := labtest.Run(t, verb, "--no-such-flag", "web")
+		assert.Equal(t, 125, r.Code, r)
+		assert.Contains(t, r.Stderr, "unknown flag: --no-such-flag")
+		assert.Contains(t, r.Stderr, "usage: "+progName+" "+verb)
+		assert.Empty(t, r.Stdout)
+	}
+}
+
 // Rootless there is no cgroup: the flags that need one are refused.
 func TestRootlessRefusesLimits(t *testing.T) {
 	labtest.RequireRoot(t)

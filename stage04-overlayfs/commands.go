@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -28,33 +29,56 @@ func stateDir() string {
 }
 
 // storeCommands are the subcommands main hands to storeCommand, with
-// their usage.
-var storeCommands = map[string]string{
-	"image":   "image import [--explain] [--max-size SIZE] [--max-files N] FILE [NAME[:TAG]]",
-	"images":  "images",
-	"tag":     "tag IMAGE NAME[:TAG]",
-	"rmi":     "rmi IMAGE...",
-	"ps":      "ps [-a]",
-	"rm":      "rm CONTAINER...",
-	"commit":  "commit CONTAINER [NAME[:TAG]]",
-	"inspect": "inspect CONTAINER...",
-	"volume":  "volume ls | volume rm NAME...",
+// their usage and what `VERB --help` says they do.
+var storeCommands = map[string]struct{ usage, about string }{
+	"image":   {"image import [--explain] [--max-size SIZE] [--max-files N] FILE [NAME[:TAG]]", "imports a rootfs tarball (.tar, .tar.gz), a docker save archive or an\nOCI image layout (directory or tar) as NAME[:TAG]"},
+	"images":  {"images", "lists the images"},
+	"tag":     {"tag IMAGE NAME[:TAG]", "gives IMAGE one more name"},
+	"rmi":     {"rmi IMAGE...", "removes a name, and the image and its layers when nothing else uses them"},
+	"ps":      {"ps [-a]", "lists the running containers (-a: every container)"},
+	"rm":      {"rm CONTAINER...", "removes a stopped container with its writable layer"},
+	"commit":  {"commit CONTAINER [NAME[:TAG]]", "makes an image of the container's changes, on the layers of its image"},
+	"inspect": {"inspect CONTAINER...", "prints the containers' records as JSON, with their overlay directories"},
+	"volume":  {"volume ls | volume rm NAME...", "lists or removes named volumes"},
+}
+
+// storeFlags are the flags of the store verbs: --explain for every one,
+// the others for the one verb they mean something to.
+type storeFlags struct {
+	all      bool
+	maxSize  string
+	maxFiles int64
+}
+
+func (f *storeFlags) flagSet(verb string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
+	fs.SetInterspersed(false)
+	fs.BoolVar(&explainOn, "explain", false, "print each kernel-level step and its shell equivalent")
+	switch verb {
+	case "ps":
+		fs.BoolVarP(&f.all, "all", "a", false, "list every container, not only the running ones")
+	case "image":
+		fs.StringVar(&f.maxSize, "max-size", "", "write at most `SIZE` of files (default 16g, or $"+importMaxSizeEnv+")")
+		fs.Int64Var(&f.maxFiles, "max-files", 0, "write at most `N` files (default 1048576, or $"+importMaxFilesEnv+")")
+	}
+	return fs
 }
 
 // storeCommand runs one of storeCommands.
 func storeCommand(verb string, args []string) int {
-	fs := pflag.NewFlagSet(verb, pflag.ContinueOnError)
-	fs.SetInterspersed(false)
-	all := fs.BoolP("all", "a", false, "ps: list every container, not only the running ones")
-	fs.BoolVar(&explainOn, "explain", false, "print each kernel-level step and its shell equivalent")
-	maxSize := fs.String("max-size", "", "image import: write at most SIZE of files (default 16g, or $"+importMaxSizeEnv+")")
-	maxFiles := fs.Int64("max-files", 0, "image import: write at most N files (default 1048576, or $"+importMaxFilesEnv+")")
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		return failRuntime(fmt.Errorf("%w: usage: %s %s", err, progName, storeCommands[verb]))
+	// `image import` and `volume ls|rm`: the flags come after the second
+	// word, as the usage shows them.
+	var sub []string
+	if (verb == "image" || verb == "volume") && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		sub, args = args[:1], args[1:]
 	}
-	args = fs.Args()
-	usage := fmt.Errorf("usage: %s %s", progName, storeCommands[verb])
+	var f storeFlags
+	fs := f.flagSet(verb)
+	if ok, code := parseVerbFlags(fs, args, storeCommands[verb].usage, storeCommands[verb].about); !ok {
+		return code
+	}
+	args = append(sub, fs.Args()...)
+	usage := fmt.Errorf("usage: %s %s", progName, storeCommands[verb].usage)
 	s, err := openStore(stateDir())
 	if err != nil {
 		return failRuntime(err)
@@ -67,7 +91,7 @@ func storeCommand(verb string, args []string) int {
 			ref = args[2]
 		}
 		var lim importLimits
-		if lim, err = importLimitFlags(*maxSize, *maxFiles); err == nil {
+		if lim, err = importLimitFlags(f.maxSize, f.maxFiles); err == nil {
 			_, err = s.importImageLimited(args[1], ref, p, lim)
 		}
 	case verb == "images" && len(args) == 0:
@@ -82,7 +106,7 @@ func storeCommand(verb string, args []string) int {
 	case verb == "ps" && len(args) == 0:
 		var cs []*container
 		if cs, err = s.containers(); err == nil {
-			err = printContainers(os.Stdout, cs, *all)
+			err = printContainers(os.Stdout, cs, f.all)
 		}
 	case verb == "rm" && len(args) > 0:
 		err = eachArg(args, func(ref string) error {

@@ -16,6 +16,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -23,7 +24,7 @@ const progName = "stage04-overlayfs"
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 	switch os.Args[1] {
@@ -39,16 +40,18 @@ func main() {
 		// The re-executed child: see init.go. It never returns.
 		containerInit(os.Args[2:])
 	case "-h", "--help", "help":
-		usage()
+		usage(os.Stdout) // asked for: stdout, exit 0
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n", progName, os.Args[1])
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, `usage: %[1]s run [flags] IMAGE|ROOTFS [CMD [ARG...]]
+// usage is what --help prints, and what a mistake is answered with on
+// stderr. Each verb's own flags: VERB --help (help.go).
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `usage: %[1]s run [flags] IMAGE|ROOTFS [CMD [ARG...]]
        %[1]s image import FILE [NAME[:TAG]]
        %[1]s images | tag IMAGE NAME[:TAG] | rmi IMAGE...
        %[1]s ps [-a] | rm CONTAINER... | commit CONTAINER [NAME[:TAG]] | inspect CONTAINER...
@@ -72,6 +75,8 @@ pause:   freezes every process of NAME; resume thaws them
 
 The state (images, layers, containers, volumes) is in %[2]s, or in
 $%[3]s when set.
+
+VERB --help prints the usage and the flags of one verb.
 
 flags of run:
 %[4]s`, progName, defaultStateDir, stateDirEnv, runFlags(new(options)).FlagUsages())

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -489,6 +490,82 @@ func TestBadInputCreatesNothing(t *testing.T) {
 		assert.Equal(t, 125, r.Code, r)
 	}
 	b.ok("rm", "taken")
+}
+
+// The store verbs answer --help and -h with their usage and their own
+// flags on stdout, exit 0, and touch no state directory; an unknown flag
+// is still bad input.
+func TestStoreHelp(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	run := func(args ...string) labtest.Result {
+		cmd := labtest.Command(t, args...)
+		cmd.Env = append(os.Environ(), stateDirEnv+"="+state)
+		return labtest.Wait(t, cmd)
+	}
+	for _, c := range []struct {
+		args  []string
+		usage string
+		flags []string // each as its line in the flag list starts
+	}{
+		{[]string{"image"}, "image import [--explain] [--max-size SIZE] [--max-files N] FILE [NAME[:TAG]]",
+			[]string{"--explain", "--max-size SIZE", "--max-files N"}},
+		{[]string{"image", "import"}, "image import [--explain]", []string{"--max-size SIZE", "--max-files N"}},
+		{[]string{"images"}, "images", []string{"--explain"}},
+		{[]string{"tag"}, "tag IMAGE NAME[:TAG]", []string{"--explain"}},
+		{[]string{"rmi"}, "rmi IMAGE...", []string{"--explain"}},
+		{[]string{"ps"}, "ps [-a]", []string{"-a, --all", "--explain"}},
+		{[]string{"rm"}, "rm CONTAINER...", []string{"--explain"}},
+		{[]string{"commit"}, "commit CONTAINER [NAME[:TAG]]", []string{"--explain"}},
+		{[]string{"inspect"}, "inspect CONTAINER...", []string{"--explain"}},
+		{[]string{"volume"}, "volume ls | volume rm NAME...", []string{"--explain"}},
+		{[]string{"volume", "ls"}, "volume ls", []string{"--explain"}},
+		{[]string{"volume", "rm"}, "volume ls | volume rm NAME...", []string{"--explain"}},
+	} {
+		for _, flag := range []string{"--help", "-h"} {
+			args := append(append([]string{}, c.args...), flag)
+			r := run(args...)
+			assert.Equal(t, 0, r.Code, "%s: %v", strings.Join(args, " "), r)
+			assert.Contains(t, r.Stdout, "usage: "+progName+" "+c.usage, strings.Join(args, " "))
+			assert.Contains(t, r.Stdout, "\nflags:\n", strings.Join(args, " "))
+			for _, f := range c.flags {
+				assert.Regexp(t, `(?m)^ +`+regexp.QuoteMeta(f)+`\b`, r.Stdout, strings.Join(args, " "))
+			}
+			assert.Empty(t, r.Stderr, strings.Join(args, " "))
+		}
+	}
+	// Each verb lists only the flags it takes.
+	r := run("images", "--help")
+	assert.NotContains(t, r.Stdout, "--max-size")
+	assert.NotContains(t, r.Stdout, "--all")
+	r = run("images", "-a")
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "unknown shorthand flag: 'a' in -a: usage: "+progName+" images")
+	r = run("ps", "--no-such-flag")
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "unknown flag: --no-such-flag: usage: "+progName+" ps [-a]")
+	assert.Empty(t, r.Stdout)
+	assert.NoDirExists(t, state, "help and bad flags touch no state directory")
+}
+
+// The import limits are flags of `image import`, after `import` as the
+// usage shows them (and before it, as they used to be).
+func TestImportLimitFlags(t *testing.T) {
+	b := newBox(t)
+	archive := labtest.TestImage(t).DockerArchive
+	for _, args := range [][]string{
+		{"image", "import", "--max-files", "5", archive},
+		{"image", "--max-files", "5", "import", archive},
+	} {
+		r := b.run(args...)
+		assert.Equal(t, 125, r.Code, r)
+		assert.Contains(t, r.Stderr, "limit of 5 files", strings.Join(args, " "))
+	}
+	r := b.run("images")
+	require.Equal(t, 0, r.Code, r)
+	assert.NotContains(t, r.Stdout, "boxlab/test", "an import over its limit leaves no image")
+	r = b.run("image", "import", "--max-size", "nonsense", archive)
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "--max-size nonsense")
 }
 
 // containerNames reads the names of the box's container records.

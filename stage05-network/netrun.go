@@ -221,15 +221,14 @@ func attachNetwork(o *options, pid int) (detach func(), err error) {
 // networkCommand is `network inspect [--subnet CIDR] [--json]`.
 func networkCommand(args []string) int {
 	fs := pflag.NewFlagSet("network", pflag.ContinueOnError)
-	subnet := fs.String("subnet", "", "the subnet to look at (default: $"+subnetEnv+", else "+defaultSubnet.String()+")")
+	subnet := fs.String("subnet", "", "the subnet to look at, a `CIDR` (default: $"+subnetEnv+", else "+defaultSubnet.String()+")")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {}
-	usage := errors.New("usage: " + progName + " network inspect [--subnet CIDR] [--json]")
-	if err := fs.Parse(args); err != nil {
-		return failRuntime(fmt.Errorf("%w: %w", err, usage))
+	const usage = "network inspect [--subnet CIDR] [--json]"
+	if ok, code := parseVerbFlags(fs, args, usage, "shows the bridge, the leases, the published ports and the nftables rules"); !ok {
+		return code
 	}
 	if fs.NArg() != 1 || fs.Arg(0) != "inspect" {
-		return failRuntime(usage)
+		return failRuntime(errors.New("usage: " + progName + " " + usage))
 	}
 	if os.Geteuid() != 0 {
 		return failRuntime(errors.New("network inspect needs root: it reads the host's links and nftables (run with sudo)"))

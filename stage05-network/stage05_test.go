@@ -395,6 +395,24 @@ func TestNetworkInspect(t *testing.T) {
 	assert.Contains(t, r.Stdout, "nftables: no table ip boxlab\n")
 }
 
+// network inspect answers --help and -h with its usage and its flags on
+// stdout, exit 0, before it needs root or touches a link; an unknown flag
+// is still bad input.
+func TestNetworkHelp(t *testing.T) {
+	for _, args := range [][]string{{"network", "--help"}, {"network", "-h"}, {"network", "inspect", "--help"}, {"network", "inspect", "-h"}} {
+		r := labtest.Run(t, args...)
+		assert.Equal(t, 0, r.Code, "%s: %v", strings.Join(args, " "), r)
+		assert.Contains(t, r.Stdout, "usage: "+progName+" network inspect [--subnet CIDR] [--json]\n")
+		assert.Regexp(t, `(?m)^ +--subnet CIDR +the subnet to look at`, r.Stdout)
+		assert.Regexp(t, `(?m)^ +--json\S* +print the report as JSON`, r.Stdout)
+		assert.Empty(t, r.Stderr, strings.Join(args, " "))
+	}
+	r := labtest.Run(t, "network", "inspect", "--no-such-flag")
+	assert.Equal(t, 125, r.Code, r)
+	assert.Contains(t, r.Stderr, "unknown flag: --no-such-flag: usage: "+progName+" network inspect")
+	assert.Empty(t, r.Stdout)
+}
+
 // --explain narrates the network: netlink steps as ip commands, the
 // nftables batch as nft commands with their iptables equivalents, and the
 // teardown.
