@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -13,7 +14,7 @@ const progName = "stage01-chroot"
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 	switch os.Args[1] {
@@ -23,16 +24,18 @@ func main() {
 		// The re-executed child: see init.go. It never returns.
 		containerInit(os.Args[2:])
 	case "-h", "--help", "help":
-		usage()
+		usage(os.Stdout) // asked for: stdout, exit 0
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n", progName, os.Args[1])
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
+// usage is what --help prints, and what a mistake is answered with on
+// stderr.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
 
 Runs CMD (default /bin/sh) with ROOTFS as its root directory.
 

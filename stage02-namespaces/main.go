@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -15,7 +16,7 @@ const progName = "stage02-namespaces"
 
 func main() {
 	if len(os.Args) < 2 {
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 	switch os.Args[1] {
@@ -25,16 +26,18 @@ func main() {
 		// The re-executed child: see init.go. It never returns.
 		containerInit(os.Args[2:])
 	case "-h", "--help", "help":
-		usage()
+		usage(os.Stdout) // asked for: stdout, exit 0
 	default:
 		fmt.Fprintf(os.Stderr, "%s: unknown command %q\n", progName, os.Args[1])
-		usage()
+		usage(os.Stderr)
 		os.Exit(exitRuntime)
 	}
 }
 
-func usage() {
-	fmt.Fprintf(os.Stderr, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
+// usage is what --help prints, and what a mistake is answered with on
+// stderr.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, `usage: %s run [flags] ROOTFS [CMD [ARG...]]
 
 Runs CMD (default /bin/sh) in new namespaces with ROOTFS as its root.
 

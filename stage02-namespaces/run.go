@@ -17,7 +17,7 @@ import (
 func runCommand(args []string) int {
 	o, err := parseRun(args)
 	if errors.Is(err, pflag.ErrHelp) { // run --help: what --help prints
-		usage()
+		usage(os.Stdout)
 		return 0
 	}
 	if err != nil {

@@ -106,11 +106,13 @@ func TestExitCodes(t *testing.T) {
 func TestRunHelp(t *testing.T) {
 	want := labtest.Run(t, "--help")
 	require.Equal(t, 0, want.Code, want)
-	require.Contains(t, want.Stderr, "--explain")
+	require.Contains(t, want.Stdout, "--explain")
+	require.Empty(t, want.Stderr)
 	for _, flag := range []string{"--help", "-h"} {
 		r := labtest.Run(t, "run", flag)
 		assert.Equal(t, 0, r.Code, r)
-		assert.Equal(t, want.Stderr, r.Stderr, "run %s", flag)
+		assert.Equal(t, want.Stdout, r.Stdout, "run %s", flag)
+		assert.Empty(t, r.Stderr, "run %s", flag)
 	}
 }
 
