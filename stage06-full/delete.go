@@ -3,14 +3,18 @@ package main
 // `delete [--force] ID`: runtime.md's delete. A stopped container's state
 // is removed; a created one's init, which never ran the user's program, is
 // killed first (as runc does); a running one is refused unless --force,
-// which kills it with SIGKILL and waits for it to be gone. The mounts and
-// namespaces go with the init: they were only ever its own.
+// which kills it with SIGKILL and waits for it to be gone (a paused one is
+// thawed first: a frozen process cannot even die). The mounts and
+// namespaces go with the init: they were only ever its own. The cgroup is
+// removed last, SIGKILLing anything still in it (a process of a container
+// without a pid namespace outlives its init).
 
 import (
 	"fmt"
 
 	"golang.org/x/sys/unix"
 
+	"boxlab/stage06-full/internal/cgroups"
 	"boxlab/stage06-full/internal/container"
 	"boxlab/stage06-full/internal/initproc"
 )
@@ -42,11 +46,29 @@ Deletes container ID: its state directory, and its init when it has one.`); err 
 			return fmt.Errorf("cannot delete container %s that is not stopped: it is running; kill it first, or use delete --force", id)
 		}
 	case container.Paused:
-		return fmt.Errorf("cannot delete container %s that is paused: resume it first", id)
+		if !*force {
+			return fmt.Errorf("cannot delete container %s that is paused: resume it first, or use delete --force", id)
+		}
+	}
+	var cg cgroups.Cgroup
+	if r.CgroupPath != "" {
+		if cg, err = cgroups.Open(r.CgroupPath); err != nil {
+			return err
+		}
+	}
+	if r.Status == container.Paused {
+		if err := cg.Thaw(); err != nil {
+			return fmt.Errorf("delete container %s: thaw: %w", id, err)
+		}
 	}
 	if r.Status != container.Stopped && r.Pid > 0 {
 		if err := killAndWait(r); err != nil {
 			return err
+		}
+	}
+	if cg != nil {
+		if err := cg.Remove(); err != nil {
+			return fmt.Errorf("delete container %s: remove its cgroup: %w", id, err)
 		}
 	}
 	return l.Remove()

@@ -10,10 +10,12 @@
 //	stage06-full list [--format table|json] [-q]
 //	stage06-full create [--bundle DIR] [--pid-file F] ID / start ID / kill ID [SIG] / delete [--force] ID
 //	stage06-full run [--bundle DIR] ID    create, start, wait, delete
+//	stage06-full pause ID / resume ID     freeze and thaw (internal/cgroups)
 //
 // The CLI is this package, one file per verb; what a verb does is in
 // internal/<concern>/: internal/spec (config.json), internal/container
-// (state, lock, state machine), internal/initproc (the container's init).
+// (state, lock, state machine), internal/initproc (the container's init),
+// internal/cgroups (its cgroup: limits, freezer).
 package main
 
 import (
@@ -61,7 +63,7 @@ type verb struct {
 }
 
 // verbs are all there is: a verb not in this list is an unknown one.
-// (exec, pause and the rest come with nsenter and the cgroups; until then
+// (exec and the rest come with nsenter and the monitor; until then
 // they do not exist, rather than exist and fail.) It is filled in init: the verbs' own --help reads it, which a
 // package-level initialiser may not refer back to.
 var verbs []verb
@@ -72,6 +74,8 @@ func init() {
 		{"delete", "[--force] ID", "delete container ID (--force: even a running one)", deleteVerb},
 		{"kill", "ID [SIGNAL]", "send SIGNAL (default SIGTERM) to container ID's init", killVerb},
 		{"list", "[--format table|json] [-q]", "list the containers under --root", listVerb},
+		{"pause", "ID", "freeze every process of running container ID", pauseVerb},
+		{"resume", "ID", "thaw every process of paused container ID", resumeVerb},
 		{"run", "[--bundle DIR] [--pid-file FILE] ID", "create, start and wait for container ID; exit with its code", runVerb},
 		{"spec", "[--bundle DIR]", "write a default " + "config.json" + " into the bundle (default: the current directory)", specVerb},
 		{"start", "ID", "start created container ID: it runs process.args", startVerb},

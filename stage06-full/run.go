@@ -9,6 +9,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,12 +34,18 @@ and exits with its exit code (128+N if signal N killed it).`); err != nil {
 		return usagef("run", "run takes one container ID, got %d arguments", fl.NArg())
 	}
 	id := fl.Arg(0)
-	cmd, l, err := create(g, id, *bundle, *pidFile)
+	cmd, l, cg, err := create(g, id, *bundle, *pidFile)
 	if err != nil {
 		return err
 	}
 	// Held until the container is gone: nothing else changes it meanwhile.
+	// Its cgroup goes first (with whatever the init left running in it).
 	defer l.Remove()
+	defer func() {
+		if err := cg.Remove(); err != nil {
+			fmt.Fprintf(g.stderr, "%s: remove cgroup: %v (run 'lab reset')\n", progName, err)
+		}
+	}()
 	if err := start(g, l, id); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -12,6 +12,8 @@ package initproc
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"boxlab/stage06-full/internal/cgroups"
 )
 
 // Command is the hidden verb the runtime re-executes itself with to
@@ -47,4 +49,10 @@ type Config struct {
 	// HostMountNS is the runtime's mount namespace (the inode of
 	// /proc/self/ns/mnt): the init refuses to set up a root in it.
 	HostMountNS uint64 `json:"hostMountNS"`
+	// CgroupNS: unshare a cgroup namespace once in the cgroup (linux.namespaces
+	// has "cgroup"; see cgroupns.go).
+	CgroupNS bool `json:"cgroupNS,omitempty"`
+	// Cgroupfs is what a "cgroup" mount of the config mounts: the
+	// container's cgroup filesystems (internal/cgroups).
+	Cgroupfs []cgroups.Mount `json:"cgroupfs,omitempty"`
 }

@@ -67,6 +67,11 @@ func prepare() (*Config, int, error) {
 	if err := checkOwnMountNS(cfg.HostMountNS); err != nil {
 		return nil, -1, err
 	}
+	// The config arrived only once create had put us into our cgroup:
+	// the namespace takes the cgroup we are in now as its root.
+	if err := enterCgroupNamespace(cfg.CgroupNS); err != nil {
+		return nil, -1, err
+	}
 	fifoDir, err := unix.Open(cfg.StateDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, -1, fmt.Errorf("open state directory %s: %w", cfg.StateDir, err)

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"boxlab/stage06-full/internal/cgroups"
 )
 
 // mountOption is what one word of mounts[].options does to mount(2)'s
@@ -68,7 +70,7 @@ func mountAll(cfg *Config) error {
 	}
 	defer unix.Close(rootFd)
 	for i, m := range cfg.Spec.Mounts {
-		if err := mountOne(rootFd, cfg.Bundle, m); err != nil {
+		if err := mountOne(rootFd, cfg, m); err != nil {
 			return fmt.Errorf("mounts[%d] (%s on %s): %w", i, m.Type, m.Destination, err)
 		}
 	}
@@ -79,7 +81,8 @@ func mountAll(cfg *Config) error {
 // openInRoot and mounted on /proc/self/fd/N, the very directory opened: a
 // path string would be resolved again by mount(2), following a symlink of
 // the image (/proc -> /etc, or ../../host) out of the root.
-func mountOne(rootFd int, bundle string, m specs.Mount) error {
+func mountOne(rootFd int, cfg *Config, m specs.Mount) error {
+	bundle := cfg.Bundle
 	flags, prop, data := parseMountOptions(m.Options)
 	bind := flags&unix.MS_BIND != 0 || m.Type == "bind"
 	source := m.Source
@@ -110,7 +113,7 @@ func mountOne(rootFd int, bundle string, m specs.Mount) error {
 	target := fmt.Sprintf("/proc/self/fd/%d", fd)
 	switch {
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroup(rootFd, target, flags, m.Destination)
+		err = mountCgroupfs(rootFd, target, flags, m.Destination, cfg.Cgroupfs)
 	case bind:
 		err = mountBind(rootFd, source, target, flags, m.Destination)
 	default:
@@ -145,47 +148,83 @@ func mountBind(rootFd int, source, target string, flags uintptr, dest string) er
 		"mount -o remount,bind,"+mountFlagNames(flags)+" "+dest)
 }
 
-// mountCgroup gives the container a cgroup filesystem at dest. On a
-// cgroup v2 host that is a cgroup2 mount; on v1 and hybrid hosts, where a
-// v1 hierarchy per controller would have to be mounted, it is the host's
-// /sys/fs/cgroup bound in, read-only throughout when asked (mount_setattr(2)
-// AT_RECURSIVE: each hierarchy is a mount of its own). Until
-// internal/cgroups gives the container a cgroup of its own (and a cgroup
-// namespace its root), either shows the runtime's cgroups.
-func mountCgroup(rootFd int, target string, flags uintptr, dest string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil {
-		return fmt.Errorf("statfs /sys/fs/cgroup: %w", err)
+// mountCgroupfs gives the container its cgroup filesystems at dest,
+// read-only when asked (the default config does), mounted from inside its
+// cgroup namespace when it has one, so that each shows the container's
+// cgroup as its root: the probe, or a program sizing itself to its limits,
+// reads them there. v2 is one cgroup2 mount; v1 is a tmpfs with a mount per
+// hierarchy the container joined, as docker lays it out, bound from the
+// container's own directories when there is no cgroup namespace
+// (internal/cgroups' Mounts says which). (stage05's mountCgroupfs, on the
+// descriptors of openInRoot.)
+func mountCgroupfs(rootFd int, target string, flags uintptr, dest string, fss []cgroups.Mount) error {
+	if len(fss) == 0 {
+		return errors.New("no cgroup of the container's own to mount")
 	}
-	if st.Type == unix.CGROUP2_SUPER_MAGIC {
-		return mount("cgroup2", target, "cgroup2", flags&^(unix.MS_BIND|unix.MS_REC), "", "mount -t cgroup2 cgroup2 "+dest)
+	flags &^= unix.MS_BIND | unix.MS_REC
+	if len(fss) == 1 && fss[0].V2 && fss[0].Dir == "" {
+		return mount("cgroup2", target, "cgroup2", flags, "", "mount -t cgroup2 -o "+mountFlagNames(flags)+" cgroup2 "+dest)
 	}
-	if err := mount("/sys/fs/cgroup", target, "", unix.MS_BIND|unix.MS_REC, "", "mount --rbind /sys/fs/cgroup "+dest); err != nil {
+	// Writable until the mount points are made in it.
+	if err := mount("tmpfs", target, "tmpfs", flags&^unix.MS_RDONLY, "mode=755", "mount -t tmpfs -o mode=755 tmpfs "+dest); err != nil {
 		return err
 	}
-	attr := unix.MountAttr{}
-	for _, f := range []struct {
-		flag uintptr
-		attr uint64
-	}{{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID}, {unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC}} {
-		if flags&f.flag != 0 {
-			attr.Attr_set |= f.attr
+	for _, fs := range fss {
+		if err := mountHierarchy(rootFd, path.Join(dest, fs.Dir), flags, fs); err != nil {
+			return err
 		}
 	}
-	if attr.Attr_set == 0 {
+	if flags&unix.MS_RDONLY == 0 {
 		return nil
 	}
-	// target names the directory under the new mount (a /proc/self/fd
-	// link leads to exactly the mount it was opened on): a fresh lookup
-	// of dest reaches the mount on top.
 	fd, err := reopenInRoot(rootFd, dest)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	explain(fmt.Sprintf("mount_setattr(%s, AT_RECURSIVE, %#x)", dest, attr.Attr_set), "mount -o remount,bind,ro "+dest)
-	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-		return fmt.Errorf("mount_setattr %s: %w", dest, err)
+	return mount("", fmt.Sprintf("/proc/self/fd/%d", fd), "", unix.MS_REMOUNT|unix.MS_BIND|flags, "", "mount -o remount,bind,ro "+dest)
+}
+
+// mountHierarchy mounts one cgroup filesystem at dir (inside the tmpfs of
+// mountCgroupfs), and links each of its controllers to it when it holds
+// several (cpu -> cpu,cpuacct), so each controller has its own path.
+func mountHierarchy(rootFd int, dir string, flags uintptr, fs cgroups.Mount) error {
+	fd, err := openInRoot(rootFd, dir, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	target := fmt.Sprintf("/proc/self/fd/%d", fd)
+	if fs.Bind != "" {
+		if err := mount(fs.Bind, target, "", unix.MS_BIND, "", "mount --bind "+fs.Bind+" "+dir); err != nil {
+			return err
+		}
+		if flags != 0 {
+			sub, err := reopenInRoot(rootFd, dir)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(sub)
+			if err := mount("", fmt.Sprintf("/proc/self/fd/%d", sub), "", unix.MS_REMOUNT|unix.MS_BIND|flags, "", "mount -o remount,bind,"+mountFlagNames(flags)+" "+dir); err != nil {
+				return err
+			}
+		}
+	} else if err := mount(fs.Fstype(), target, fs.Fstype(), flags, fs.Controllers, fmt.Sprintf("mount -t %s -o %s %s %s", fs.Fstype(), fs.Controllers, fs.Fstype(), dir)); err != nil {
+		return err
+	}
+	names := strings.Split(fs.Controllers, ",")
+	if len(names) < 2 {
+		return nil
+	}
+	parent, err := reopenInRoot(rootFd, path.Dir(dir))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	for _, n := range names {
+		if err := unix.Symlinkat(fs.Controllers, parent, n); err != nil {
+			return fmt.Errorf("symlink %s -> %s: %w", path.Join(path.Dir(dir), n), fs.Controllers, err)
+		}
 	}
 	return nil
 }

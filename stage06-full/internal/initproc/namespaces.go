@@ -18,7 +18,10 @@ var cloneFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.MountNamespace:   syscall.CLONE_NEWNS,
 	specs.IPCNamespace:     syscall.CLONE_NEWIPC,
 	specs.UTSNamespace:     syscall.CLONE_NEWUTS,
-	specs.CgroupNamespace:  syscall.CLONE_NEWCGROUP,
+	// Not a clone flag: a cgroup namespace is rooted at the cgroup its
+	// first process is in, and the init is moved into the container's
+	// cgroup only after clone. The init unshares it itself (cgroupns.go).
+	specs.CgroupNamespace: 0,
 }
 
 // CloneFlags turns linux.namespaces into clone flags. A namespace with a

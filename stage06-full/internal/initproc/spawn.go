@@ -21,7 +21,10 @@ type Stdio struct {
 // Spawn starts the init for cfg in its new namespaces and returns once its
 // root is set up and it waits on the exec fifo, or with the init's own
 // error (and the init gone). progName is what the init shows as argv[0].
-func Spawn(progName string, cfg *Config, stdio Stdio) (*exec.Cmd, error) {
+// place is called with the init's pid before it is sent its config: the
+// init waits for the config, so it runs nothing of its own until place
+// (create's: into its cgroup) is done.
+func Spawn(progName string, cfg *Config, stdio Stdio, place func(pid int) error) (*exec.Cmd, error) {
 	flags, err := CloneFlags(cfg.Spec.Linux.Namespaces)
 	if err != nil {
 		return nil, err
@@ -71,6 +74,11 @@ func Spawn(progName string, cfg *Config, stdio Stdio) (*exec.Cmd, error) {
 	syncW.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start the container's init: %w", err)
+	}
+	if err := place(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
 	}
 	// A write to an init that died at once fails with EPIPE; its reason,
 	// if any, is then on the sync pipe.
