@@ -21,6 +21,7 @@ import (
 	"boxlab/stage06-full/internal/cgroups"
 	"boxlab/stage06-full/internal/container"
 	"boxlab/stage06-full/internal/initproc"
+	"boxlab/stage06-full/internal/security"
 	"boxlab/stage06-full/internal/spec"
 )
 
@@ -155,6 +156,13 @@ func loadBundle(g *globals, bundle string) (*initproc.Config, error) {
 	warnings, err := spec.Validate(s)
 	if err != nil {
 		return nil, err
+	}
+	w, err := security.UnsupportedWarning(s.Process.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" {
+		warnings = append(warnings, w)
 	}
 	for _, w := range warnings {
 		fmt.Fprintf(g.stderr, "%s: warning: %s\n", progName, w)

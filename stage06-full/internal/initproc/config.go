@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"boxlab/stage06-full/internal/cgroups"
+	"boxlab/stage06-full/internal/security"
 )
 
 // Command is the hidden verb the runtime re-executes itself with to
@@ -55,4 +56,10 @@ type Config struct {
 	// Cgroupfs is what a "cgroup" mount of the config mounts: the
 	// container's cgroup filesystems (internal/cgroups).
 	Cgroupfs []cgroups.Mount `json:"cgroupfs,omitempty"`
+
+	// The init's own, not sent: process.capabilities as the sets this
+	// kernel knows (nil: none given, the runtime's stay), read before
+	// pivot_root (caps.go).
+	caps    *security.Caps
+	lastCap security.Capability
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"boxlab/stage06-full/internal/security"
 )
 
 // Exit codes of the init, docker's: the runtime failed (125), the command
@@ -31,6 +33,10 @@ const (
 func Main() {
 	sync := os.NewFile(syncFd, "sync")
 	cfg, fifoDir, err := prepare()
+	if err == nil {
+		// Read before pivot_root: the host's /proc has cap_last_cap.
+		err = cfg.readCaps()
+	}
 	if err != nil {
 		sync.WriteString(err.Error())
 		os.Exit(exitRuntime)
@@ -43,10 +49,10 @@ func Main() {
 		fail(exitRuntime, err)
 	}
 	p := cfg.Spec.Process
-	if err := setUser(p.User); err != nil {
+	if err := becomeUser(cfg, p.User); err != nil {
 		fail(exitRuntime, err)
 	}
-	if err := setNoNewPrivs(p.NoNewPrivileges); err != nil {
+	if err := security.SetNoNewPrivs(p.NoNewPrivileges); err != nil {
 		fail(exitRuntime, err)
 	}
 	if err := setCommandEnv(p.Env); err != nil {

@@ -75,16 +75,3 @@ func setUser(u specs.User) error {
 	}
 	return nil
 }
-
-// setNoNewPrivs sets no_new_privs (prctl(2) PR_SET_NO_NEW_PRIVS): after
-// it no execve can gain privileges, not through a setuid binary nor file
-// capabilities. Last before execve, since it holds for ever after.
-func setNoNewPrivs(on bool) error {
-	if !on {
-		return nil
-	}
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl PR_SET_NO_NEW_PRIVS: %w", err)
-	}
-	return nil
-}
