@@ -13,10 +13,11 @@ import (
 )
 
 // Default is the config.json that `stage06-full spec` writes: runc's
-// (libcontainer/specconv/example.go, what `runc spec` prints), with one
-// change, terminal false, so that the default bundle runs with plain pipes
-// and needs no --console-socket (runtime-spec config.md: "terminal ...
-// attaches a terminal"; runc-spec(8)). runc also adds a cgroup namespace
+// (libcontainer/specconv/example.go, what `runc spec` prints), with two
+// changes: docker's capabilities instead of runc's three, and terminal
+// false, so that the default bundle runs with plain pipes and needs no
+// --console-socket (runtime-spec config.md: "terminal ... attaches a
+// terminal"; runc-spec(8)). runc also adds a cgroup namespace
 // when the host has cgroup v2 only; Default does not look at the host, so
 // the same command prints the same file everywhere.
 func Default() *specs.Spec {
@@ -37,9 +38,13 @@ func Default() *specs.Spec {
 			// no_new_privs (prctl(2) PR_SET_NO_NEW_PRIVS): a setuid
 			// binary inside cannot gain what the container lacks.
 			NoNewPrivileges: true,
-			// runc's three: enough for sh, kill and a web server on
-			// port 80; capabilities(7). Ambient and inheritable stay
-			// empty, so an exec'd program gains nothing.
+			// docker's fourteen (runc's example has three): what
+			// images expect of root (chown, setuid to a user, bind
+			// port 80, ping), nothing that reaches the host's kernel
+			// (no CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SYS_MODULE,
+			// CAP_SYS_PTRACE); capabilities(7). Ambient and
+			// inheritable stay empty, so an exec'd program gains
+			// nothing from them.
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding:  defaultCaps(),
 				Permitted: defaultCaps(),
@@ -72,8 +77,15 @@ func Default() *specs.Spec {
 	}
 }
 
+// defaultCaps are docker's default set (moby's oci/caps/defaults.go), in
+// its order: 00000000a80425fb in /proc/self/status.
 func defaultCaps() []string {
-	return []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	return []string{
+		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",
+		"CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID",
+		"CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+		"CAP_KILL", "CAP_AUDIT_WRITE",
+	}
 }
 
 // defaultMounts are docker's and runc's: what a program expects to find

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,9 +19,9 @@ import (
 func TestDefaultIsValid(t *testing.T) {
 	d := Default()
 	warnings, err := Validate(d)
-	// The two warnings are honest: capabilities and the devices cgroup
-	// are not applied yet, and the default config sets both.
-	if err != nil || len(warnings) != 2 || !strings.HasPrefix(warnings[0], "process.capabilities: ") || !strings.HasPrefix(warnings[1], "linux.resources.devices: ") {
+	// The one warning is honest: the devices cgroup is not applied yet,
+	// and the default config sets it.
+	if err != nil || len(warnings) != 1 || !strings.HasPrefix(warnings[0], "linux.resources.devices: ") {
 		t.Fatalf("Validate(Default()) = %v, %v", warnings, err)
 	}
 	data, err := json.MarshalIndent(d, "", "\t")
@@ -40,6 +41,12 @@ func TestDefaultIsValid(t *testing.T) {
 // mounts, sh, terminal false.
 func TestDefaultShape(t *testing.T) {
 	d := Default()
+	// docker's fourteen, in bounding, permitted and effective; none
+	// inheritable or ambient.
+	c := d.Process.Capabilities
+	if len(c.Bounding) != 14 || !slices.Equal(c.Bounding, c.Permitted) || !slices.Equal(c.Bounding, c.Effective) || c.Inheritable != nil || c.Ambient != nil {
+		t.Errorf("capabilities %+v", c)
+	}
 	var ns []string
 	for _, n := range d.Linux.Namespaces {
 		ns = append(ns, string(n.Type))
@@ -231,6 +238,18 @@ func TestValidateRefuses(t *testing.T) {
 			userns(s, specs.LinuxIDMapping{ContainerID: 0, HostID: 1000, Size: 10}, specs.LinuxIDMapping{ContainerID: 100, HostID: 1005, Size: 1})
 		}, "linux.uidMappings[1]: its hostID range overlaps"},
 		{"relative masked path", func(s *specs.Spec) { s.Linux.MaskedPaths[0] = "proc/kcore" }, "linux.maskedPaths[0]"},
+		{"unknown capability", func(s *specs.Spec) {
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_WIZARD")
+		}, `process.capabilities.bounding[14]: "CAP_SYS_WIZARD" is not a capability`},
+		{"capability in docker's spelling", func(s *specs.Spec) {
+			s.Process.Capabilities.Ambient = []string{"net_raw"}
+			s.Process.Capabilities.Inheritable = []string{"CAP_NET_RAW"}
+		}, "process.capabilities.ambient[0]: \"net_raw\" is not a capability name: write it CAP_NET_RAW"},
+		{"effective not permitted", func(s *specs.Spec) {
+			s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
+		}, "process.capabilities.effective: CAP_SYS_ADMIN not in permitted"},
+		{"ambient not inheritable", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} },
+			"process.capabilities.ambient: CAP_KILL not both permitted and inheritable"},
 		// Refused fields, named by their JSON path.
 		{"intelRdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"} }, "linux.intelRdt: not supported: Intel RDT"},
 		{"personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} }, "linux.personality: not supported"},
@@ -324,7 +343,7 @@ func TestValidateAccepts(t *testing.T) {
 	no := false
 	s.Linux.Resources.Memory = &specs.LinuxMemory{DisableOOMKiller: &no}
 	s.Version = "1.0.2-dev"
-	s.Process.Capabilities, s.Linux.Resources.Devices = nil, nil // warned about: not applied yet
+	s.Linux.Resources.Devices = nil // warned about: not applied yet
 	w, err := Validate(s)
 	var ve *Error
 	if errors.As(err, &ve) && len(checked(ve.Problems)) == 0 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"boxlab/stage06-full/internal/security"
 )
 
 // Error is every problem Validate found, one per line, each naming the
@@ -116,6 +118,7 @@ func checkProcess(p *problems, pr *specs.Process) {
 		}
 	}
 	checkRlimits(p, pr.Rlimits)
+	*p = append(*p, security.CheckCapabilities(pr.Capabilities)...)
 }
 
 // rlimits are the resources of getrlimit(2) that the runtime-spec allows.
