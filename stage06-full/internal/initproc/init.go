@@ -33,10 +33,6 @@ const (
 func Main() {
 	sync := os.NewFile(syncFd, "sync")
 	cfg, fifoDir, err := prepare()
-	if err == nil {
-		// Read before pivot_root: the host's /proc has cap_last_cap.
-		err = cfg.readCaps()
-	}
 	if err != nil {
 		sync.WriteString(err.Error())
 		os.Exit(exitRuntime)
@@ -71,6 +67,10 @@ func prepare() (*Config, int, error) {
 		return nil, -1, err
 	}
 	if err := checkOwnMountNS(cfg.HostMountNS); err != nil {
+		return nil, -1, err
+	}
+	// Before pivot_root: the container may have no /proc of its own.
+	if err := cfg.readCaps(); err != nil {
 		return nil, -1, err
 	}
 	// The config arrived only once create had put us into our cgroup:
