@@ -10,4 +10,6 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
+require github.com/moby/profiles/seccomp v0.3.0
+
 replace boxlab/lab => ../lab
