@@ -15,6 +15,7 @@ import (
 
 	"boxlab/stage06-full/internal/cgroups"
 	"boxlab/stage06-full/internal/security"
+	"boxlab/stage06-full/internal/security/seccomp"
 )
 
 // Command is the hidden verb the runtime re-executes itself with to
@@ -62,4 +63,6 @@ type Config struct {
 	// pivot_root (caps.go).
 	caps    *security.Caps
 	lastCap security.Capability
+	// linux.seccomp compiled (seccomp.go), nil without one.
+	seccomp *seccomp.Filter
 }

@@ -10,17 +10,22 @@ import (
 	"syscall"
 )
 
-// execCommand replaces this process with the user's command, looked up in
-// the container's PATH: it only returns on failure, with docker's exit code.
-func execCommand(command []string) (int, error) {
+// findCommand looks the user's command up in the container's PATH.
+func findCommand(command []string) (string, int, error) {
 	path, err := lookPath(command[0])
 	if err != nil {
-		return exitNotFound, fmt.Errorf("exec %s: not found in the container (is it in the image, and on PATH %s?)",
+		return "", exitNotFound, fmt.Errorf("exec %s: not found in the container (is it in the image, and on PATH %s?)",
 			command[0], os.Getenv("PATH"))
 	}
+	return path, 0, nil
+}
+
+// execCommand replaces this process with the user's command, found by
+// findCommand: it only returns on failure, with docker's exit code.
+func execCommand(path string, command []string) (int, error) {
 	explain(fmt.Sprintf("execve(%q, %q): the runtime becomes the command", path, command),
 		shellJoin(command))
-	err = syscall.Exec(path, command, os.Environ())
+	err := syscall.Exec(path, command, os.Environ())
 	if errors.Is(err, syscall.ENOENT) {
 		// The file is there but its interpreter or loader is not.
 		return exitNotFound, fmt.Errorf("exec %s: %w (is its interpreter or dynamic loader in the image?)", path, err)

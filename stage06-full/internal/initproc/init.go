@@ -45,6 +45,16 @@ func Main() {
 		fail(exitRuntime, err)
 	}
 	p := cfg.Spec.Process
+	// runc's order (standard_init_linux.go): without no_new_privs,
+	// seccomp(2) needs CAP_SYS_ADMIN, so the filter goes in while the
+	// init is still root with all of it, before the capabilities are
+	// dropped; with no_new_privs, as late as possible, so that the
+	// fewest calls of the runtime's own run under it.
+	if cfg.seccomp != nil && !p.NoNewPrivileges {
+		if err := installSeccomp(cfg.seccomp); err != nil {
+			fail(exitRuntime, err)
+		}
+	}
 	if err := becomeUser(cfg, p.User); err != nil {
 		fail(exitRuntime, err)
 	}
@@ -54,7 +64,18 @@ func Main() {
 	if err := setCommandEnv(p.Env); err != nil {
 		fail(exitRuntime, err)
 	}
-	code, err := execCommand(p.Args)
+	// The command is looked up before the filter: a profile that denies
+	// stat(2) would otherwise make it "not found".
+	path, code, err := findCommand(p.Args)
+	if err != nil {
+		fail(code, err)
+	}
+	if cfg.seccomp != nil && p.NoNewPrivileges {
+		if err := installSeccomp(cfg.seccomp); err != nil {
+			fail(exitRuntime, err)
+		}
+	}
+	code, err = execCommand(path, p.Args)
 	fail(code, err)
 }
 
@@ -71,6 +92,9 @@ func prepare() (*Config, int, error) {
 	}
 	// Before pivot_root: the container may have no /proc of its own.
 	if err := cfg.readCaps(); err != nil {
+		return nil, -1, err
+	}
+	if err := cfg.compileSeccomp(); err != nil {
 		return nil, -1, err
 	}
 	// The config arrived only once create had put us into our cgroup:

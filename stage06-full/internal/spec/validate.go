@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"boxlab/stage06-full/internal/security"
+	"boxlab/stage06-full/internal/security/seccomp"
 )
 
 // Error is every problem Validate found, one per line, each naming the
@@ -188,6 +189,7 @@ func checkLinux(p *problems, s *specs.Spec) {
 	userns := has[specs.UserNamespace]
 	checkIDMappings(p, "linux.uidMappings", l.UIDMappings, userns)
 	checkIDMappings(p, "linux.gidMappings", l.GIDMappings, userns)
+	*p = append(*p, seccomp.Check(l.Seccomp)...)
 	for i, m := range l.MaskedPaths {
 		if !path.IsAbs(m) {
 			p.add(fmt.Sprintf("linux.maskedPaths[%d]", i), "%q is relative: paths inside the container are absolute", m)
