@@ -345,11 +345,72 @@ func (f *Filter) Assemble() ([]unix.SockFilter, error) {
 }
 
 // Dump is the program one instruction a line, in bpf_asm's syntax
-// (x/net/bpf's String), numbered: for the README and for debugging.
+// (x/net/bpf's String, which writes a jump with one target as its
+// negation), numbered, with what the constants mean: for the README and
+// for debugging.
 func (f *Filter) Dump() string {
+	names := map[uint32]string{}
+	for name, nr := range syscallsAMD64 {
+		names[nr] = name
+	}
 	var sb strings.Builder
+	var loaded uint32
 	for i, ins := range f.Program {
-		fmt.Fprintf(&sb, "%4d: %v\n", i, ins)
+		var note string
+		switch ins := ins.(type) {
+		case bpf.LoadAbsolute:
+			loaded = ins.Off
+			switch {
+			case ins.Off == offNr:
+				note = "nr"
+			case ins.Off == offArch:
+				note = "arch"
+			case ins.Off >= offArgs:
+				half := "low"
+				if (ins.Off-offArgs)%8 == 4 {
+					half = "high"
+				}
+				note = fmt.Sprintf("args[%d] %s half", (ins.Off-offArgs)/8, half)
+			}
+		case bpf.JumpIf:
+			switch {
+			case loaded == offArch && ins.Val == unix.AUDIT_ARCH_X86_64:
+				note = "AUDIT_ARCH_X86_64"
+			case loaded == offNr && ins.Val == x32SyscallBit:
+				note = "__X32_SYSCALL_BIT"
+			case loaded == offNr:
+				note = names[ins.Val]
+			}
+		case bpf.RetConstant:
+			note = retName(ins.Val)
+		}
+		line := fmt.Sprintf("%4d: %v", i, ins)
+		if note != "" {
+			line = fmt.Sprintf("%-28s ; %s", line, note)
+		}
+		sb.WriteString(line + "\n")
 	}
 	return sb.String()
+}
+
+// retName names a SECCOMP_RET_* value.
+func retName(v uint32) string {
+	data := v & unix.SECCOMP_RET_DATA
+	switch v & unix.SECCOMP_RET_ACTION_FULL {
+	case unix.SECCOMP_RET_ALLOW:
+		return "SECCOMP_RET_ALLOW"
+	case unix.SECCOMP_RET_ERRNO:
+		return fmt.Sprintf("SECCOMP_RET_ERRNO(%d)", data)
+	case unix.SECCOMP_RET_KILL_PROCESS:
+		return "SECCOMP_RET_KILL_PROCESS"
+	case unix.SECCOMP_RET_KILL_THREAD:
+		return "SECCOMP_RET_KILL_THREAD"
+	case unix.SECCOMP_RET_TRAP:
+		return "SECCOMP_RET_TRAP"
+	case unix.SECCOMP_RET_TRACE:
+		return fmt.Sprintf("SECCOMP_RET_TRACE(%d)", data)
+	case unix.SECCOMP_RET_LOG:
+		return "SECCOMP_RET_LOG"
+	}
+	return ""
 }
