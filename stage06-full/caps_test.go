@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"boxlab/lab/labtest"
+	"boxlab/stage06-full/internal/security/seccomp"
 	"boxlab/stage06-full/internal/spec"
 )
 
@@ -100,6 +101,12 @@ func TestCapsDecide(t *testing.T) {
 		c := s.Process.Capabilities
 		c.Bounding = append(c.Bounding, "CAP_SYS_ADMIN")
 		c.Permitted, c.Effective = c.Bounding, c.Bounding
+		// docker's profile for the new set, as docker --cap-add
+		// makes it: mount(2) is in with CAP_SYS_ADMIN.
+		var err error
+		if s.Linux.Seccomp, err = seccomp.Docker(c); err != nil {
+			t.Fatal(err)
+		}
 	}
 	noMknod := func(s *specs.Spec) {
 		var keep []string

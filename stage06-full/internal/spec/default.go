@@ -10,12 +10,14 @@ package spec
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"boxlab/stage06-full/internal/security/seccomp"
 )
 
 // Default is the config.json that `stage06-full spec` writes: runc's
-// (libcontainer/specconv/example.go, what `runc spec` prints), with two
-// changes: docker's capabilities instead of runc's three, and terminal
-// false, so that the default bundle runs with plain pipes and needs no
+// (libcontainer/specconv/example.go, what `runc spec` prints), with three
+// changes: docker's capabilities instead of runc's three, docker's
+// seccomp profile (runc's example has none), and terminal false, so that the default bundle runs with plain pipes and needs no
 // --console-socket (runtime-spec config.md: "terminal ... attaches a
 // terminal"; runc-spec(8)). runc also adds a cgroup namespace
 // when the host has cgroup v2 only; Default does not look at the host, so
@@ -73,8 +75,26 @@ func Default() *specs.Spec {
 				{Type: specs.UTSNamespace},
 				{Type: specs.MountNamespace},
 			},
+			// docker's default seccomp profile for docker's
+			// capabilities: some 370 calls allowed, the rest
+			// EPERM (kexec_load, open_by_handle_at, unshare and
+			// mount without CAP_SYS_ADMIN, ...).
+			Seccomp: dockerSeccomp(),
 		},
 	}
+}
+
+// dockerSeccomp is docker's default profile
+// (github.com/moby/profiles/seccomp) for defaultCaps. Its one rule that
+// depends on the kernel asks for Linux 4.8, older than any this runtime
+// runs on, so the file is the same on every host.
+func dockerSeccomp() *specs.LinuxSeccomp {
+	s, err := seccomp.Docker(&specs.LinuxCapabilities{Bounding: defaultCaps()})
+	if err != nil {
+		// Only uname(2) failing can make it fail.
+		panic("docker's seccomp profile: " + err.Error())
+	}
+	return s
 }
 
 // defaultCaps are docker's default set (moby's oci/caps/defaults.go), in
