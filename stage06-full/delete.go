@@ -30,16 +30,11 @@ Deletes container ID: its state directory, and its init when it has one.`); err 
 		return usagef("delete", "delete takes one container ID, got %d arguments", fl.NArg())
 	}
 	id := fl.Arg(0)
-	l, err := container.LockContainer(g.root, id, lockWait)
+	l, r, err := lockAndLoad(g, id)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	r, err := container.Load(g.root, id)
-	if err != nil {
-		return err
-	}
-	r.Refresh()
 	switch r.Status {
 	case container.Running:
 		if !*force {

@@ -33,16 +33,11 @@ func freezeVerb(g *globals, name string, args []string, op container.Op, descrip
 		return usagef(name, "%s takes one container ID, got %d arguments", name, fl.NArg())
 	}
 	id := fl.Arg(0)
-	l, err := container.LockContainer(g.root, id, lockWait)
+	l, r, err := lockAndLoad(g, id)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	r, err := container.Load(g.root, id)
-	if err != nil {
-		return err
-	}
-	r.Refresh()
 	to, err := container.Next(id, r.Status, op)
 	if err != nil {
 		return err

@@ -34,6 +34,23 @@ Lets the created container ID run its process.args.`); err != nil {
 	return start(g, l, fl.Arg(0))
 }
 
+// lockAndLoad takes container id's lock, then reads its record and
+// refreshes its status against the system (a recorded init that is gone is
+// stopped). The caller unlocks.
+func lockAndLoad(g *globals, id string) (*container.Lock, *container.Record, error) {
+	l, err := container.LockContainer(g.root, id, lockWait)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := container.Load(g.root, id)
+	if err != nil {
+		l.Unlock()
+		return nil, nil, err
+	}
+	r.Refresh()
+	return l, r, nil
+}
+
 // start releases the init of container id, whose lock l is held.
 func start(g *globals, l *container.Lock, id string) error {
 	r, err := container.Load(g.root, id)
